@@ -1,0 +1,42 @@
+# The two commands of the README's quick start:
+#   make run   - set up what is missing, build, and run Photoflux
+#   make test  - set up what is missing, build, and run the whole test suite
+# `make build` leaves the binary at build/photoflux.
+
+JOBS ?= $(shell nproc)
+RUN_OUT ?= out
+
+.PHONY: setup build run test test-debug bench format clean
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	@cmake --preset release >/dev/null
+	@cmake --build build -j$(JOBS)
+
+# Until `photoflux serve` exists, the main job is processing the bundled sample photos.
+run: build
+	@./build/photoflux process tests/data/photos --out $(RUN_OUT)
+	@echo "Results: $(abspath $(RUN_OUT))/<photo>/ (derivatives + manifest.json per photo)"
+
+test: build
+	@cd build && ctest --output-on-failure -j$(JOBS)
+	@$(MAKE) --no-print-directory test-debug
+
+# The unit and engine tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-debug: setup
+	@cmake --preset debug >/dev/null
+	@cmake --build build-debug -j$(JOBS)
+	@cd build-debug && ctest --preset debug --test-dir . -L unit --output-on-failure -j$(JOBS) 2>/dev/null || \
+		(cd build-debug && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		 ctest -L unit --output-on-failure -j$(JOBS))
+
+bench: build
+	@./bench/run.sh
+
+format:
+	@find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	@rm -rf build build-debug

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every dependency Photoflux needs to build and test, from Debian 12 packages.
+# Idempotent: apt-get runs only when a package is missing, so `make run`/`make test` can call it
+# every time at no cost.
+set -euo pipefail
+
+packages=(
+    # toolchain
+    g++ cmake make pkg-config
+    # the imaging engine and its command-line tools (vipsheader is used by tests, vipsthumbnail
+    # by the benchmark)
+    libvips-dev libvips-tools
+    # config, recipes, manifests, logs, command line
+    libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+    # allocator: keeps RSS flat over thousands of photos (see docs/architecture.md)
+    libjemalloc-dev
+    # tests
+    googletest libgtest-dev libgmock-dev libimage-exiftool-perl
+    # the default watermark font
+    fonts-dejavu-core
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,82 @@
+// photoflux: one binary, one subcommand per mode. This file only parses the command line, loads
+// the configuration (the one place that reads the environment) and hands over.
+#include "app/process_command.h"
+#include "base/logging.h"
+#include "config/config.h"
+#include "imaging/recipe_parser.h"
+#include "imaging/vips_runtime.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <optional>
+
+extern char** environ;
+
+namespace {
+
+pf::config::Environment read_environment() {
+    pf::config::Environment env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq != std::string::npos) {
+            env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+        }
+    }
+    return env;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Photoflux: an automated photo-processing pipeline"};
+    app.require_subcommand(1);
+    std::string config_file;
+    std::string log_level = "error";
+    std::string log_format = "text";
+    app.add_option("--config", config_file, "Settings file (YAML); see `photoflux config`");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default), off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+    pf::app::ProcessOptions process_options;
+    CLI::App* process = app.add_subcommand("process", "Process photos on this machine");
+    pf::app::add_process_options(*process, process_options);
+
+    CLI::App* config_cmd =
+        app.add_subcommand("config", "Print every setting with its default and variable");
+    CLI::App* recipe_cmd = app.add_subcommand("recipe", "Print the built-in recipe");
+    CLI::App* version = app.add_subcommand("version", "Print the version and the libvips in use");
+
+    CLI11_PARSE(app, argc, argv);
+
+    pf::configure_logging(spdlog::level::from_str(log_level),
+                          log_format == "json" ? pf::LogFormat::Json : pf::LogFormat::Text);
+    auto config = pf::config::load_config(
+        config_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(config_file),
+        read_environment());
+    if (!config) {
+        std::cerr << "photoflux: " << config.error().message << "\n";
+        return 2;
+    }
+
+    if (*process) {
+        return pf::app::run_process(process_options, *config);
+    }
+    if (*config_cmd) {
+        std::cout << pf::config::describe_settings();
+        return 0;
+    }
+    if (*recipe_cmd) {
+        std::cout << pf::imaging::default_recipe_yaml();
+        return 0;
+    }
+    if (*version) {
+        (void)pf::imaging::start_vips({});
+        std::cout << "photoflux " << PHOTOFLUX_VERSION << " (libvips "
+                  << pf::imaging::libvips_version() << ")\n";
+        return 0;
+    }
+    return 0;
+}

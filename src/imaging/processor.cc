@@ -1,0 +1,335 @@
+#include "imaging/processor.h"
+
+#include "base/file_io.h"
+#include "imaging/analysis/blurhash.h"
+#include "imaging/analysis/dominant_colour.h"
+#include "imaging/analysis/icc_profile.h"
+#include "imaging/analysis/perceptual_hash.h"
+#include "imaging/decode.h"
+#include "imaging/logger.h"
+#include "imaging/output_steps.h"
+#include "imaging/vips_errors.h"
+#include "imaging/vips_runtime.h"
+
+#include <vips/vips8>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+
+namespace pf::imaging {
+namespace {
+
+// The order of the steps for one output, written once. (Load, limits, auto-orient and the
+// conversion to sRGB happen before, once per photo, in decode.cc: the decoded photo is shared by
+// every output. Colour is converted before the per-output work, not after, because watermark
+// colours, alpha compositing and the effects all assume sRGB.)
+struct NamedStep {
+    const char* name;
+    vips::VImage (*apply)(vips::VImage, const OutputContext&);
+};
+constexpr std::array<NamedStep, 7> kOutputSteps = {{
+    {"rotate", apply_rotation},
+    {"crop", apply_crop},
+    {"resize", apply_resize},
+    {"effects", apply_effects},
+    {"watermark", apply_watermarks},
+    {"background", apply_background},
+    {"metadata", apply_metadata_policy},
+}};
+
+constexpr int kAnalysisSide = 64;  // the manifest's colour and placeholder are computed this small
+
+// Stops a libvips computation when the deadline passes. libvips signals progress on the most
+// downstream image that asked for it; the handler sets the kill flag, and libvips then fails the
+// computation, which we report as a Timeout.
+class EvalDeadline {
+public:
+    EvalDeadline(const vips::VImage& image, const Deadline& deadline)
+        : image_(image.get_image()), deadline_(deadline) {
+        vips_image_set_progress(image_, TRUE);
+        handler_ = g_signal_connect(image_, "eval", G_CALLBACK(&EvalDeadline::on_eval), this);
+    }
+    ~EvalDeadline() { g_signal_handler_disconnect(image_, handler_); }
+    EvalDeadline(const EvalDeadline&) = delete;
+    EvalDeadline& operator=(const EvalDeadline&) = delete;
+
+    bool fired() const { return fired_.load(); }
+
+private:
+    static void on_eval(VipsImage* image, VipsProgress*, gpointer self_ptr) {
+        auto* self = static_cast<EvalDeadline*>(self_ptr);
+        if (self->deadline_.expired()) {
+            self->fired_ = true;
+            vips_image_set_kill(image, TRUE);
+        }
+    }
+
+    VipsImage* image_;
+    Deadline deadline_;
+    gulong handler_ = 0;
+    std::atomic<bool> fired_{false};
+};
+
+Error timeout_error(const std::string& name, std::chrono::milliseconds budget) {
+    return make_error(ErrorCode::Timeout,
+                      name + ": processing took longer than the budget of " +
+                          std::to_string(budget.count()) + " ms",
+                      "Processing the photo took too long");
+}
+
+// RGB bytes of `image` at most kAnalysisSide on its longer side, alpha flattened onto white.
+std::vector<std::uint8_t> analysis_pixels(const vips::VImage& image, Size& size) {
+    double scale = std::min(1.0, double(kAnalysisSide) / std::max(image.width(), image.height()));
+    vips::VImage small = image.resize(scale);
+    if (small.has_alpha()) {
+        small = small.flatten(vips::VImage::option()->set(
+            "background", std::vector<double>(small.bands() <= 2 ? 1 : 3, 255.0)));
+    }
+    if (small.bands() < 3) {
+        small = small.colourspace(VIPS_INTERPRETATION_sRGB);
+    }
+    small = small.extract_band(0, vips::VImage::option()->set("n", 3)).cast(VIPS_FORMAT_UCHAR);
+    size_t length = 0;
+    void* data = small.write_to_memory(&length);
+    std::vector<std::uint8_t> pixels(static_cast<std::uint8_t*>(data),
+                                     static_cast<std::uint8_t*>(data) + length);
+    g_free(data);
+    size = {small.width(), small.height()};
+    return pixels;
+}
+
+// The 32x32 luminance block the perceptual hash is defined on (squashed, not cropped).
+std::vector<std::uint8_t> hash_block(const vips::VImage& image) {
+    vips::VImage grey = image;
+    if (grey.has_alpha()) {
+        grey = grey.flatten(vips::VImage::option()->set(
+            "background", std::vector<double>(grey.bands() <= 2 ? 1 : 3, 255.0)));
+    }
+    grey = grey.colourspace(VIPS_INTERPRETATION_B_W);
+    grey = grey.resize(32.0 / grey.width(), vips::VImage::option()->set("vscale", 32.0 / grey.height()));
+    grey = grey.extract_band(0).cast(VIPS_FORMAT_UCHAR);
+    if (grey.width() != 32 || grey.height() != 32) {
+        grey = grey.embed(0, 0, 32, 32, vips::VImage::option()->set("extend", VIPS_EXTEND_COPY))
+                   .extract_area(0, 0, 32, 32);
+    }
+    size_t length = 0;
+    void* data = grey.write_to_memory(&length);
+    std::vector<std::uint8_t> block(static_cast<std::uint8_t*>(data),
+                                    static_cast<std::uint8_t*>(data) + length);
+    g_free(data);
+    return block;
+}
+
+void analyse(const vips::VImage& image, Manifest& manifest) {
+    Size size;
+    auto pixels = analysis_pixels(image, size);
+    manifest.dominant_colour = to_hex(dominant_colour(pixels.data(), size.width, size.height));
+    // 4 components along the longer side, 3 along the shorter: enough for a soft placeholder.
+    manifest.blurhash_x = size.width >= size.height ? 4 : 3;
+    manifest.blurhash_y = size.width >= size.height ? 3 : 4;
+    manifest.blurhash = blurhash_encode(pixels.data(), size.width, size.height,
+                                        manifest.blurhash_x, manifest.blurhash_y);
+    auto block = hash_block(image);
+    manifest.perceptual_hash = perceptual_hash_from_grey32(block.data());
+}
+
+struct PlannedOutput {
+    const Output* output;
+    Size region_full;
+    ResizePlan plan;
+};
+
+}  // namespace
+
+Processor::Processor(config::ImagingConfig config) : config_(std::move(config)) {}
+
+Result<std::shared_ptr<const std::string>> Processor::watermark_bytes(const std::string& path) const {
+    std::lock_guard lock(watermark_mutex_);
+    if (auto it = watermarks_.find(path); it != watermarks_.end()) {
+        return it->second;
+    }
+    auto bytes = read_file(path, 16u << 20);
+    if (!bytes) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "watermark image: " + bytes.error().message);
+    }
+    auto shared = std::make_shared<const std::string>(std::move(*bytes));
+    watermarks_.emplace(path, shared);
+    return shared;
+}
+
+Result<void> Processor::check_supported(const Recipe& recipe) const {
+    std::string problems;
+    for (const Output& o : recipe.outputs()) {
+        if (o.encoding.format == Format::Jxl && !vips_has_operation("jxlsave_buffer")) {
+            problems += "\n" + o.name + ": this libvips cannot encode JPEG XL";
+        }
+        if (o.encoding.format == Format::Avif && !vips_has_operation("heifsave_buffer")) {
+            problems += "\n" + o.name + ": this libvips cannot encode AVIF";
+        }
+        for (const Watermark& w : o.watermarks) {
+            if (w.image) {
+                auto bytes = watermark_bytes(w.image->file);
+                if (!bytes) {
+                    problems += "\n" + o.name + ": " + bytes.error().message;
+                }
+            }
+        }
+    }
+    if (!problems.empty()) {
+        return make_error(ErrorCode::UnsupportedFormat, "recipe cannot run here:" + problems);
+    }
+    return {};
+}
+
+Result<ProcessResult> Processor::run(const PhotoSource& source, const Recipe& recipe,
+                                     Deadline deadline) const {
+    const auto started = SteadyClock::now();
+    const auto& limits = config_.limits;
+    deadline = deadline.earliest(Deadline::after(limits.time_budget));
+    const std::string& name = source.name();
+
+    // 1. Recognise, read the header, enforce limits. No pixel is decoded yet.
+    auto opened = open_photo(source, limits);
+    if (!opened) {
+        return opened.error();
+    }
+    const SourceInfo& info = opened->info();
+
+    // 2. Plan every output at full resolution: sizes, limits, and how much the decoder may
+    //    shrink on load so that every output still gets enough pixels.
+    std::vector<PlannedOutput> planned;
+    double allowance = std::max(1.0, std::min(info.upright.width, info.upright.height) /
+                                         double(kAnalysisSide));
+    for (const Output& o : recipe.outputs()) {
+        Size rotated = (o.rotate == 90 || o.rotate == 270)
+                           ? Size{info.upright.height, info.upright.width}
+                           : info.upright;
+        if (o.crop && !clip_crop(rotated, *o.crop)) {
+            return make_error(ErrorCode::InvalidArgument,
+                              name + ": output " + o.name + ": the crop lies outside the " +
+                                  std::to_string(rotated.width) + "x" +
+                                  std::to_string(rotated.height) + " photo",
+                              "The crop lies outside the photo");
+        }
+        Size region = rotated_cropped_size(info.upright, o);
+        ResizePlan plan = plan_resize(region, o.resize);
+        if (plan.final_size.width > limits.max_output_dimension ||
+            plan.final_size.height > limits.max_output_dimension) {
+            return make_error(ErrorCode::LimitExceeded,
+                              name + ": output " + o.name + " would be " +
+                                  std::to_string(plan.final_size.width) + "x" +
+                                  std::to_string(plan.final_size.height) +
+                                  ", over the limit of " +
+                                  std::to_string(limits.max_output_dimension) + " pixels a side",
+                              "An output would be larger than allowed");
+        }
+        allowance = std::min(allowance, load_shrink_allowance(region, plan.scaled));
+        planned.push_back({&o, region, plan});
+    }
+    std::map<std::string, std::shared_ptr<const std::string>> marks;
+    for (const Output& o : recipe.outputs()) {
+        for (const Watermark& w : o.watermarks) {
+            if (w.image) {
+                auto bytes = watermark_bytes(w.image->file);
+                if (!bytes) {
+                    return bytes.error();
+                }
+                marks[w.image->file] = *bytes;
+            }
+        }
+    }
+
+    ProcessResult result;
+    Manifest& manifest = result.manifest;
+    manifest.source = {name,
+                       info.format,
+                       info.upright.width,
+                       info.upright.height,
+                       info.bytes,
+                       info.orientation,
+                       info.has_alpha,
+                       info.progressive,
+                       info.frames,
+                       info.interpretation,
+                       info.icc_profile.empty() ? std::nullopt : icc_description(info.icc_profile)};
+    if (!info.exif.empty()) {
+        manifest.exif = read_exif(info.exif);
+    }
+    manifest.libvips_version = libvips_version();
+
+    try {
+        // 3. Decode once (shrunk on load), upright, sRGB, into memory: every output and the
+        //    manifest's analysis read this one copy.
+        vips::VImage decoded = decode_upright_srgb(*opened, allowance, limits.fail_on);
+        vips::VImage shared;
+        {
+            EvalDeadline guard(decoded, deadline);
+            try {
+                shared = decoded.copy_memory();
+            } catch (const vips::VError&) {
+                if (guard.fired()) {
+                    vips_error_clear();
+                    return timeout_error(name, limits.time_budget);
+                }
+                throw;
+            }
+        }
+        analyse(shared, manifest);
+
+        // 4. Each output: the steps in order, then the encoder.
+        WatermarkBytes lookup = [&marks](const std::string& path) { return marks.at(path); };
+        for (const PlannedOutput& p : planned) {
+            const auto output_started = SteadyClock::now();
+            OutputContext ctx{*p.output, info.upright, p.region_full, p.plan, lookup};
+            vips::VImage image = shared;
+            for (const NamedStep& step : kOutputSteps) {
+                if (deadline.expired()) {
+                    return timeout_error(name, limits.time_budget);
+                }
+                image = step.apply(image, ctx);
+            }
+            std::string bytes;
+            {
+                EvalDeadline guard(image, deadline);
+                try {
+                    const MetadataPolicy policy = p.output->metadata;
+                    bytes = encode(image, p.output->encoding, policy == MetadataPolicy::Strip);
+                    if (p.output->encoding.format == Format::Webp) {
+                        bytes = remove_webp_chunks(
+                            bytes, policy == MetadataPolicy::Strip,
+                            policy == MetadataPolicy::Strip || policy == MetadataPolicy::KeepIcc,
+                            policy != MetadataPolicy::KeepAll);
+                    }
+                } catch (const vips::VError&) {
+                    if (guard.fired()) {
+                        vips_error_clear();
+                        return timeout_error(name, limits.time_budget);
+                    }
+                    throw;
+                }
+            }
+            Derivative d;
+            d.name = p.output->name;
+            d.format = p.output->encoding.format;
+            d.file = d.name + "." + file_extension(d.format);
+            d.width = image.width();
+            d.height = image.height();
+            d.bytes = std::move(bytes);
+            d.millis = millis_since(output_started);
+            manifest.outputs.push_back(
+                {d.name, d.file, d.format, d.width, d.height, d.bytes.size(), d.millis});
+            result.derivatives.push_back(std::move(d));
+        }
+    } catch (const vips::VError& e) {
+        Error error = classify_vips_error(e, name);
+        log().debug("photo={} failed: {}", name, error.message);
+        return error;
+    }
+    manifest.millis = millis_since(started);
+    return result;
+}
+
+}  // namespace pf::imaging

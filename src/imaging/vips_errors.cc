@@ -1,0 +1,46 @@
+#include "imaging/vips_errors.h"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+namespace pf::imaging {
+namespace {
+
+bool contains(const std::string& haystack, std::string_view needle) {
+    auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                          [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    return it != haystack.end();
+}
+
+}  // namespace
+
+Error classify_vips_error(const vips::VError& e, const std::string& what) {
+    std::string text = e.what();
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+        text.pop_back();
+    }
+    std::string message = what + ": " + text;
+    if (contains(text, "out of memory") || contains(text, "unable to allocate") ||
+        contains(text, "cannot allocate")) {
+        return make_error(ErrorCode::Internal, message, "Out of memory while processing the photo");
+    }
+    if (contains(text, "is blocked") || contains(text, "not a known") ||
+        contains(text, "unsupported") || contains(text, "not supported")) {
+        return make_error(ErrorCode::UnsupportedFormat, message, "Unsupported image format");
+    }
+    // Everything else libvips reports while decoding a photo is a damaged or hostile file:
+    // "Premature end of JPEG file", "libpng read error", "Invalid SOS parameters", ...
+    static constexpr std::array<std::string_view, 14> kCorrupt = {
+        "premature", "truncated", "corrupt", "invalid", "read error", "bad ", "error reading",
+        "unexpected end", "decode", "not enough", "unable to read", "damaged", "short read",
+        "load"};
+    for (auto needle : kCorrupt) {
+        if (contains(text, needle)) {
+            return make_error(ErrorCode::CorruptInput, message, "Broken or unsupported image");
+        }
+    }
+    return make_error(ErrorCode::Internal, message, "The photo could not be processed");
+}
+
+}  // namespace pf::imaging
