@@ -1,3 +1,5 @@
+#include "imaging/analysis/blurhash.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -5,8 +7,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-
-#include "imaging/analysis/blurhash.h"
 
 namespace pf::imaging {
 namespace {
@@ -103,10 +103,10 @@ TEST(BlurhashTest, ValidityChecks) {
     EXPECT_TRUE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdnj"));
     EXPECT_FALSE(blurhash_valid(""));
     EXPECT_FALSE(blurhash_valid("00000"));
-    EXPECT_TRUE(blurhash_valid("00OZZy"));                          // 1x1: just flag, max and DC
-    EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdn"));    // one short
-    EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdnjj"));  // one long
-    EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdn\""));  // bad character
+    EXPECT_TRUE(blurhash_valid("00OZZy"));                         // 1x1: just flag, max and DC
+    EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdn"));   // one short
+    EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdnjj")); // one long
+    EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMdn\"")); // bad character
     EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMd j"));
     EXPECT_FALSE(blurhash_valid(std::string("LEHV6nWB2yk8pyo0adR*.7kCMd\0j", 28)));
     EXPECT_FALSE(blurhash_valid("LEHV6nWB2yk8pyo0adR*.7kCMd\xC3\xA9"));
@@ -164,7 +164,7 @@ TEST(BlurhashTest, PunchScalesContrast) {
     const auto normal = blurhash_decode(hash, 32, 1);
     const auto punchy = blurhash_decode(hash, 32, 1, 1.5);
     ASSERT_EQ(normal.size(), punchy.size());
-    EXPECT_GE(punchy[0], normal[0]);  // more red on the left
+    EXPECT_GE(punchy[0], normal[0]); // more red on the left
     // Invalid punch values fall back to 1.
     EXPECT_EQ(blurhash_decode(hash, 32, 1, 0.0), normal);
     EXPECT_EQ(blurhash_decode(hash, 32, 1, -3.0), normal);
@@ -185,5 +185,5 @@ TEST(BlurhashTest, DecodeRejectsHostileInput) {
     EXPECT_EQ(blurhash_decode(maxed, 8, 8).size(), 8u * 8u * 3u);
 }
 
-}  // namespace
-}  // namespace pf::imaging
+} // namespace
+} // namespace pf::imaging

@@ -1,9 +1,9 @@
+#include "imaging/analysis/dominant_colour.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <vector>
-
-#include "imaging/analysis/dominant_colour.h"
 
 namespace pf::imaging {
 namespace {
@@ -18,7 +18,8 @@ TEST(DominantColourTest, MajorityColourWins) {
     const Rgb8 majority{30, 120, 200};
     const Rgb8 minority{220, 40, 40};
     std::vector<uint8_t> px;
-    for (int i = 0; i < 100; ++i) push(px, (i % 10 < 7) ? majority : minority);
+    for (int i = 0; i < 100; ++i)
+        push(px, (i % 10 < 7) ? majority : minority);
     const Rgb8 d = dominant_colour(px.data(), 10, 10);
     EXPECT_EQ(d.r, majority.r);
     EXPECT_EQ(d.g, majority.g);
@@ -33,9 +34,9 @@ TEST(DominantColourTest, ReturnsMeanOfWinningBin) {
     push(px, {0x4A, 0x8A, 0xCA});
     push(px, {0x10, 0x10, 0x10});
     const Rgb8 d = dominant_colour(px.data(), 2, 2);
-    EXPECT_EQ(d.r, 69);   // (64 + 68 + 74) / 3 = 68.67, rounded to nearest
-    EXPECT_EQ(d.g, 133);  // (128 + 132 + 138) / 3 = 132.67
-    EXPECT_EQ(d.b, 197);  // (192 + 196 + 202) / 3 = 196.67
+    EXPECT_EQ(d.r, 69);  // (64 + 68 + 74) / 3 = 68.67, rounded to nearest
+    EXPECT_EQ(d.g, 133); // (128 + 132 + 138) / 3 = 132.67
+    EXPECT_EQ(d.b, 197); // (192 + 196 + 202) / 3 = 196.67
 }
 
 TEST(DominantColourTest, TiesPreferChromaticBins) {
@@ -54,7 +55,8 @@ TEST(DominantColourTest, TiesPreferChromaticBins) {
 
     // The tie-breaker never overrides a real majority.
     std::vector<uint8_t> mostly_white;
-    for (int i = 0; i < 9; ++i) push(mostly_white, {250, 250, 250});
+    for (int i = 0; i < 9; ++i)
+        push(mostly_white, {250, 250, 250});
     push(mostly_white, {40, 200, 60});
     const Rgb8 w = dominant_colour(mostly_white.data(), 5, 2);
     EXPECT_EQ(w.r, 250);
@@ -78,5 +80,5 @@ TEST(DominantColourTest, HexFormatting) {
     EXPECT_EQ(to_hex({10, 0, 171}), "#0a00ab");
 }
 
-}  // namespace
-}  // namespace pf::imaging
+} // namespace
+} // namespace pf::imaging

@@ -1,3 +1,5 @@
+#include "imaging/analysis/exif_reader.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,8 +9,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "imaging/analysis/exif_reader.h"
 
 namespace pf::imaging {
 namespace {
@@ -26,14 +26,14 @@ struct TestEntry {
     uint16_t tag = 0;
     uint16_t type = 0;
     uint32_t count = 0;
-    std::string payload = {};            // encoded value bytes, placed inline or out of line
-    int ifd_ref = -1;                    // >= 0: value is the offset of that IFD in the blob
-    std::optional<uint32_t> field = {};  // raw 4-byte value/offset field, written verbatim
+    std::string payload = {};           // encoded value bytes, placed inline or out of line
+    int ifd_ref = -1;                   // >= 0: value is the offset of that IFD in the blob
+    std::optional<uint32_t> field = {}; // raw 4-byte value/offset field, written verbatim
 };
 
 struct TestIfd {
     std::vector<TestEntry> entries;
-    std::optional<uint16_t> count_override;  // lie about the number of entries
+    std::optional<uint16_t> count_override; // lie about the number of entries
 };
 
 // Small TIFF writer for building EXIF blobs in either byte order. IFDs are laid out in order,
@@ -68,19 +68,22 @@ public:
 
     TestEntry shorts(uint16_t tag, std::vector<uint16_t> values) const {
         std::string payload;
-        for (auto v : values) payload += u16(v);
+        for (auto v : values)
+            payload += u16(v);
         return TestEntry{tag, kShort, static_cast<uint32_t>(values.size()), payload};
     }
 
     TestEntry longs(uint16_t tag, std::vector<uint32_t> values) const {
         std::string payload;
-        for (auto v : values) payload += u32(v);
+        for (auto v : values)
+            payload += u32(v);
         return TestEntry{tag, kLong, static_cast<uint32_t>(values.size()), payload};
     }
 
     TestEntry rationals(uint16_t tag, std::vector<std::pair<uint32_t, uint32_t>> values) const {
         std::string payload;
-        for (auto [n, d] : values) payload += u32(n) + u32(d);
+        for (auto [n, d] : values)
+            payload += u32(n) + u32(d);
         return TestEntry{tag, kRational, static_cast<uint32_t>(values.size()), payload};
     }
 
@@ -136,10 +139,11 @@ public:
                 } else {
                     table += u32(data_offset + static_cast<uint32_t>(data.size()));
                     data += e.payload;
-                    if (data.size() % 2 != 0) data += '\0';
+                    if (data.size() % 2 != 0)
+                        data += '\0';
                 }
             }
-            table += u32(0);  // no next IFD
+            table += u32(0); // no next IFD
             out += table + data;
         }
         return exif_prefix ? std::string("Exif\0\0", 6) + out : out;
@@ -218,7 +222,7 @@ std::string full_blob(bool little_endian, bool exif_prefix = true) {
 void expect_full_summary(const std::optional<ExifSummary>& s) {
     ASSERT_TRUE(s.has_value());
     EXPECT_EQ(s->make, "Canon");
-    EXPECT_EQ(s->model, "Canon EOS R5");  // trailing spaces trimmed
+    EXPECT_EQ(s->model, "Canon EOS R5"); // trailing spaces trimmed
     EXPECT_EQ(s->software, "Photoflux 1.0");
     EXPECT_EQ(s->artist, "Jane Doe");
     EXPECT_EQ(s->copyright, "(c) Jane Doe / Ed Itor");
@@ -246,7 +250,9 @@ TEST(ExifReaderTest, ReadsEveryFieldLittleEndian) {
     expect_full_summary(read_exif(full_blob(true)));
 }
 
-TEST(ExifReaderTest, ReadsEveryFieldBigEndian) { expect_full_summary(read_exif(full_blob(false))); }
+TEST(ExifReaderTest, ReadsEveryFieldBigEndian) {
+    expect_full_summary(read_exif(full_blob(false)));
+}
 
 TEST(ExifReaderTest, AcceptsBareTiffHeaderWithoutExifPrefix) {
     expect_full_summary(read_exif(full_blob(true, false)));
@@ -340,7 +346,7 @@ TEST(ExifReaderTest, ZeroExposureAndNegativeValuesAreDropped) {
     const auto s = read_exif(w.build({ifd0, exif}));
     ASSERT_TRUE(s.has_value());
     EXPECT_FALSE(s->exposure_time_s.has_value());
-    ASSERT_TRUE(s->f_number.has_value());  // SRATIONAL -28/-10 is a positive 2.8
+    ASSERT_TRUE(s->f_number.has_value()); // SRATIONAL -28/-10 is a positive 2.8
     EXPECT_DOUBLE_EQ(*s->f_number, 2.8);
 }
 
@@ -349,12 +355,15 @@ std::optional<GpsPosition> gps_with_refs(bool little, const std::string& lat_ref
     TiffWriter w(little);
     TestIfd ifd0{{w.pointer(kGpsIfd, 1)}, std::nullopt};
     TestIfd gps;
-    if (!lat_ref.empty()) gps.entries.push_back(w.ascii(kGpsLatRef, lat_ref));
+    if (!lat_ref.empty())
+        gps.entries.push_back(w.ascii(kGpsLatRef, lat_ref));
     gps.entries.push_back(w.rationals(kGpsLat, {{48, 1}, {30, 1}, {0, 1}}));
-    if (!lon_ref.empty()) gps.entries.push_back(w.ascii(kGpsLonRef, lon_ref));
+    if (!lon_ref.empty())
+        gps.entries.push_back(w.ascii(kGpsLonRef, lon_ref));
     gps.entries.push_back(w.rationals(kGpsLon, {{2, 1}, {15, 1}, {36, 1}}));
     const auto s = read_exif(w.build({ifd0, gps}));
-    if (!s) return std::nullopt;
+    if (!s)
+        return std::nullopt;
     return s->gps;
 }
 
@@ -419,13 +428,16 @@ std::optional<ExifSummary> dates(const std::string& original, const std::string&
                                  const std::string& modified, const std::string& offset) {
     TiffWriter w(true);
     TestIfd ifd0{{w.pointer(kExifIfd, 1)}, std::nullopt};
-    if (!modified.empty()) ifd0.entries.push_back(w.ascii(kDateTime, modified));
+    if (!modified.empty())
+        ifd0.entries.push_back(w.ascii(kDateTime, modified));
     TestIfd exif;
-    if (!original.empty()) exif.entries.push_back(w.ascii(kDateTimeOriginal, original));
+    if (!original.empty())
+        exif.entries.push_back(w.ascii(kDateTimeOriginal, original));
     if (!offset_original.empty()) {
         exif.entries.push_back(w.ascii(kOffsetTimeOriginal, offset_original));
     }
-    if (!offset.empty()) exif.entries.push_back(w.ascii(kOffsetTime, offset));
+    if (!offset.empty())
+        exif.entries.push_back(w.ascii(kOffsetTime, offset));
     return read_exif(w.build({ifd0, exif}));
 }
 
@@ -510,7 +522,8 @@ TEST(ExifReaderTest, EveryTruncationIsSafe) {
         const std::string blob = full_blob(little);
         for (size_t len = 0; len < blob.size(); ++len) {
             const auto s = read_exif(std::string_view(blob).substr(0, len));
-            if (!s) continue;
+            if (!s)
+                continue;
             // Whatever was read must be what the full blob says, never garbage.
             if (s->make) {
                 EXPECT_EQ(*s->make, "Canon");
@@ -537,11 +550,11 @@ TEST(ExifReaderTest, EveryTruncationIsSafe) {
 TEST(ExifReaderTest, OffsetsOutsideTheBlobAreIgnored) {
     TiffWriter w(true);
     TestIfd ifd0{{
-                     w.raw(kMake, kAscii, 32, 0xFFFFFFF0),   // value offset far past the end
-                     w.raw(kModel, kAscii, 0xFFFFFFFF, 8),   // absurd count
-                     w.raw(kExifIfd, kLong, 1, 0x7FFFFFFF),  // sub-IFD pointer out of range
+                     w.raw(kMake, kAscii, 32, 0xFFFFFFF0),  // value offset far past the end
+                     w.raw(kModel, kAscii, 0xFFFFFFFF, 8),  // absurd count
+                     w.raw(kExifIfd, kLong, 1, 0x7FFFFFFF), // sub-IFD pointer out of range
                      w.raw(kGpsIfd, kLong, 1, 0xFFFFFFFF),
-                     w.raw(kCopyright, kRational, 0x20000000, 8),  // count * size overflows 32 bits
+                     w.raw(kCopyright, kRational, 0x20000000, 8), // count * size overflows 32 bits
                      w.ascii(kArtist, "Still read"),
                  },
                  std::nullopt};
@@ -588,7 +601,8 @@ TEST(ExifReaderTest, AbsurdEntryCountsAreBounded) {
 
     // A genuinely huge IFD: entries past the per-IFD cap are not examined.
     TestIfd huge;
-    for (int i = 0; i < 1500; ++i) huge.entries.push_back(w.shorts(0xC000, {1}));
+    for (int i = 0; i < 1500; ++i)
+        huge.entries.push_back(w.shorts(0xC000, {1}));
     huge.entries.push_back(w.ascii(kMake, "Too far"));
     const auto t = read_exif(w.build({huge}));
     ASSERT_TRUE(t.has_value());
@@ -598,10 +612,10 @@ TEST(ExifReaderTest, AbsurdEntryCountsAreBounded) {
 TEST(ExifReaderTest, UnknownTypesAndMismatchedTypesAreIgnored) {
     TiffWriter w(false);
     TestIfd ifd0{{
-                     w.raw(kMake, 99, 4, 0x41424344),      // unknown type
-                     w.rationals(kOrientation, {{1, 1}}),  // wrong type for orientation
-                     w.shorts(kModel, {0x4142, 0x4300}),   // numeric type for a string
-                     w.raw(kSoftware, kAscii, 0, 0),       // zero count
+                     w.raw(kMake, 99, 4, 0x41424344),     // unknown type
+                     w.rationals(kOrientation, {{1, 1}}), // wrong type for orientation
+                     w.shorts(kModel, {0x4142, 0x4300}),  // numeric type for a string
+                     w.raw(kSoftware, kAscii, 0, 0),      // zero count
                  },
                  std::nullopt};
     const auto s = read_exif(w.build({ifd0}));
@@ -635,5 +649,5 @@ TEST(ExifReaderTest, RandomMutationsNeverCrash) {
     }
 }
 
-}  // namespace
-}  // namespace pf::imaging
+} // namespace
+} // namespace pf::imaging

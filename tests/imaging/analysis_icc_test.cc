@@ -1,3 +1,5 @@
+#include "imaging/analysis/icc_profile.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,8 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "imaging/analysis/icc_profile.h"
-
 namespace pf::imaging {
 namespace {
 
@@ -19,12 +19,15 @@ std::string be32(uint32_t v) {
             static_cast<char>((v >> 8) & 0xFF), static_cast<char>(v & 0xFF)};
 }
 
-std::string be16(uint16_t v) { return {static_cast<char>(v >> 8), static_cast<char>(v & 0xFF)}; }
+std::string be16(uint16_t v) {
+    return {static_cast<char>(v >> 8), static_cast<char>(v & 0xFF)};
+}
 
 // UTF-16BE from a list of code units (so tests can include surrogates explicitly).
 std::string utf16be(const std::vector<uint16_t>& units) {
     std::string out;
-    for (auto u : units) out += be16(u);
+    for (auto u : units)
+        out += be16(u);
     return out;
 }
 
@@ -43,7 +46,8 @@ std::string build_profile(uint32_t version, const std::string& colour_space,
     const uint32_t offset = 128 + table_size;
     for (const auto& [signature, body] : tags) {
         // Pad before each tag rather than after, so the last tag ends the profile exactly.
-        while (data.size() % 4 != 0) data += '\0';
+        while (data.size() % 4 != 0)
+            data += '\0';
         table += signature + be32(offset + static_cast<uint32_t>(data.size())) +
                  be32(static_cast<uint32_t>(body.size()));
         data += body;
@@ -69,8 +73,8 @@ std::string text_description(const std::string& ascii) {
     // textDescriptionType: ASCII part, then empty Unicode and ScriptCode parts.
     std::string body = "desc" + std::string(4, '\0') +
                        be32(static_cast<uint32_t>(ascii.size() + 1)) + ascii + '\0';
-    body += be32(0) + be32(0);                       // Unicode language code, count
-    body += be16(0) + '\0' + std::string(67, '\0');  // ScriptCode code, count, 67 bytes
+    body += be32(0) + be32(0);                      // Unicode language code, count
+    body += be16(0) + '\0' + std::string(67, '\0'); // ScriptCode code, count, 67 bytes
     return body;
 }
 
@@ -130,9 +134,8 @@ TEST(IccProfileTest, MlucConvertsUtf16ToUtf8) {
     // Unpaired surrogates become U+FFFD instead of producing invalid UTF-8.
     const std::string broken = utf16be({'A', 0xD800, 'B', 0xDC00});
     const auto bad = build_profile(0x04300000, "RGB ", {{"desc", mluc({{"enUS", broken}})}});
-    EXPECT_EQ(icc_description(bad),
-              "A\xEF\xBF\xBD"
-              "B\xEF\xBF\xBD");
+    EXPECT_EQ(icc_description(bad), "A\xEF\xBF\xBD"
+                                    "B\xEF\xBF\xBD");
 }
 
 TEST(IccProfileTest, V2DescriptionWithLatin1BytesBecomesUtf8) {
@@ -193,7 +196,7 @@ TEST(IccProfileTest, HostileTagTablesAreSafe) {
 
     auto huge_count = profile;
     huge_count.replace(128, 4, be32(0xFFFFFFFF));
-    EXPECT_EQ(icc_description(huge_count), "Fine");  // only the entries actually present are read
+    EXPECT_EQ(icc_description(huge_count), "Fine"); // only the entries actually present are read
 
     auto far_offset = profile;
     far_offset.replace(132 + 4, 4, be32(0xFFFFFFF0));
@@ -248,9 +251,11 @@ TEST(IccProfileTest, SystemProfileHasDescription) {
             }
         }
         std::sort(candidates.begin(), candidates.end());
-        if (!candidates.empty()) chosen = candidates.front();
+        if (!candidates.empty())
+            chosen = candidates.front();
     }
-    if (chosen.empty()) GTEST_SKIP() << "no ICC profiles installed under /usr/share/color";
+    if (chosen.empty())
+        GTEST_SKIP() << "no ICC profiles installed under /usr/share/color";
 
     std::ifstream in(chosen, std::ios::binary);
     ASSERT_TRUE(in) << chosen;
@@ -262,5 +267,5 @@ TEST(IccProfileTest, SystemProfileHasDescription) {
     EXPECT_TRUE(icc_colour_space(profile).has_value()) << chosen;
 }
 
-}  // namespace
-}  // namespace pf::imaging
+} // namespace
+} // namespace pf::imaging

@@ -1,3 +1,5 @@
+#include "imaging/analysis/perceptual_hash.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -5,8 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
-
-#include "imaging/analysis/perceptual_hash.h"
 
 namespace pf::imaging {
 namespace {
@@ -49,9 +49,13 @@ double render(const Blob (&blobs)[N], int x, int y) {
     return value;
 }
 
-double scene(int x, int y) { return render(kSceneA, x, y); }
+double scene(int x, int y) {
+    return render(kSceneA, x, y);
+}
 
-double other_scene(int x, int y) { return render(kSceneB, x, y); }
+double other_scene(int x, int y) {
+    return render(kSceneB, x, y);
+}
 
 TEST(PerceptualHashTest, IdenticalInputsHaveDistanceZero) {
     const auto a = make(scene);
@@ -126,7 +130,9 @@ TEST(PerceptualHashTest, DcBitIsMostSignificant) {
     EXPECT_EQ(perceptual_hash_from_grey32(black.data()), 0u);
 }
 
-TEST(PerceptualHashTest, NullInputIsZero) { EXPECT_EQ(perceptual_hash_from_grey32(nullptr), 0u); }
+TEST(PerceptualHashTest, NullInputIsZero) {
+    EXPECT_EQ(perceptual_hash_from_grey32(nullptr), 0u);
+}
 
 TEST(PerceptualHashTest, HammingDistance) {
     EXPECT_EQ(hamming_distance(0, 0), 0);
@@ -143,5 +149,5 @@ TEST(PerceptualHashTest, HexFormatting) {
     EXPECT_EQ(perceptual_hash_hex(uint64_t{1} << 63), "8000000000000000");
 }
 
-}  // namespace
-}  // namespace pf::imaging
+} // namespace
+} // namespace pf::imaging

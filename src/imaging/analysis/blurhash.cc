@@ -15,12 +15,13 @@ static_assert(kBase83Alphabet.size() == 83);
 
 constexpr int kMinComponents = 1;
 constexpr int kMaxComponents = 9;
-constexpr int kAcLevels = 19;  // per channel: 0..18, centred on 9
+constexpr int kAcLevels = 19; // per channel: 0..18, centred on 9
 
 // Reverse alphabet lookup; -1 for characters outside the alphabet.
 constexpr std::array<int, 256> make_base83_index() {
     std::array<int, 256> index{};
-    for (auto& v : index) v = -1;
+    for (auto& v : index)
+        v = -1;
     for (size_t i = 0; i < kBase83Alphabet.size(); ++i) {
         index[static_cast<uint8_t>(kBase83Alphabet[i])] = static_cast<int>(i);
     }
@@ -30,7 +31,8 @@ constexpr std::array<int, 256> kBase83Index = make_base83_index();
 
 void append_base83(std::string& out, int value, int digits) {
     int divisor = 1;
-    for (int i = 1; i < digits; ++i) divisor *= 83;
+    for (int i = 1; i < digits; ++i)
+        divisor *= 83;
     for (int i = 0; i < digits; ++i) {
         out += kBase83Alphabet[static_cast<size_t>((value / divisor) % 83)];
         divisor /= 83;
@@ -56,7 +58,8 @@ double srgb_to_linear_exact(int value) {
 const std::array<double, 256>& srgb_to_linear_table() {
     static const std::array<double, 256> table = [] {
         std::array<double, 256> t{};
-        for (int i = 0; i < 256; ++i) t[static_cast<size_t>(i)] = srgb_to_linear_exact(i);
+        for (int i = 0; i < 256; ++i)
+            t[static_cast<size_t>(i)] = srgb_to_linear_exact(i);
         return t;
     }();
     return table;
@@ -102,11 +105,12 @@ int quantise_ac(double value, double maximum) {
     return static_cast<int>(std::clamp(q, 0.0, 18.0));
 }
 
-}  // namespace
+} // namespace
 
 std::string blurhash_encode(const uint8_t* rgb, int width, int height, int components_x,
                             int components_y) {
-    if (rgb == nullptr || width <= 0 || height <= 0) return {};
+    if (rgb == nullptr || width <= 0 || height <= 0)
+        return {};
     if (components_x < kMinComponents || components_x > kMaxComponents ||
         components_y < kMinComponents || components_y > kMaxComponents) {
         return {};
@@ -189,21 +193,27 @@ std::string blurhash_encode(const uint8_t* rgb, int width, int height, int compo
 }
 
 bool blurhash_valid(std::string_view hash) {
-    if (hash.size() < 6) return false;
+    if (hash.size() < 6)
+        return false;
     for (const char c : hash) {
-        if (kBase83Index[static_cast<uint8_t>(c)] < 0) return false;
+        if (kBase83Index[static_cast<uint8_t>(c)] < 0)
+            return false;
     }
     const int size_flag = decode_base83(hash.substr(0, 1));
     const int components_x = size_flag % 9 + 1;
     const int components_y = size_flag / 9 + 1;
-    if (components_y > kMaxComponents) return false;
+    if (components_y > kMaxComponents)
+        return false;
     return hash.size() == 4 + 2 * static_cast<size_t>(components_x * components_y);
 }
 
 std::vector<uint8_t> blurhash_decode(std::string_view hash, int width, int height, double punch) {
-    if (!blurhash_valid(hash) || width <= 0 || height <= 0) return {};
-    if (int64_t{width} * int64_t{height} > kBlurhashMaxDecodePixels) return {};
-    if (!std::isfinite(punch) || punch <= 0.0) punch = 1.0;
+    if (!blurhash_valid(hash) || width <= 0 || height <= 0)
+        return {};
+    if (int64_t{width} * int64_t{height} > kBlurhashMaxDecodePixels)
+        return {};
+    if (!std::isfinite(punch) || punch <= 0.0)
+        punch = 1.0;
 
     const int size_flag = decode_base83(hash.substr(0, 1));
     const int components_x = size_flag % 9 + 1;
@@ -255,4 +265,4 @@ std::vector<uint8_t> blurhash_decode(std::string_view hash, int width, int heigh
     return pixels;
 }
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

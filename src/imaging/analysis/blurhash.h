@@ -1,10 +1,10 @@
 #pragma once
 
-// BlurHash: a compact (20-30 character) text encoding of a blurred image, used as a placeholder
-// while the real image loads. This is an independent implementation of the published algorithm:
-// pixels are converted from sRGB to linear light, projected onto a small 2-D cosine basis, and
-// the coefficients are packed in base 83 — the DC term as a 24-bit sRGB colour, the AC terms
-// quantised to 19 levels per channel relative to a shared, quantised maximum magnitude.
+// BlurHash: a compact (typically 20-30 characters) text encoding of a blurred image, used as a
+// placeholder while the real image loads. This is an independent implementation of the published
+// algorithm: pixels are converted from sRGB to linear light, projected onto a small 2-D cosine
+// basis, and the coefficients are packed in base 83: the DC term as a 24-bit sRGB colour, the AC
+// terms quantised to 19 levels per channel relative to a shared, quantised maximum magnitude.
 //
 // One deliberate difference from the reference code: the cosine basis is sampled at pixel
 // centres (x + 0.5), which makes it orthogonal, so a solid colour encodes with all-zero AC terms
@@ -41,4 +41,4 @@ std::vector<uint8_t> blurhash_decode(std::string_view hash, int width, int heigh
 // True if the hash has only base-83 characters, a valid size flag and the matching length.
 bool blurhash_valid(std::string_view hash);
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

@@ -12,9 +12,9 @@ namespace {
 constexpr size_t kBits = 4;
 constexpr size_t kBins = size_t{1} << (3 * kBits);
 // Bin-centre thresholds (0..255 scale) for the neutral tie-breaker.
-constexpr int kNearBlackMax = 40;    // brightest channel at or below: near black
-constexpr int kNearWhiteMin = 215;   // darkest channel at or above: near white
-constexpr int kNearGreySpread = 24;  // max - min channel at or below: near grey
+constexpr int kNearBlackMax = 40;   // brightest channel at or below: near black
+constexpr int kNearWhiteMin = 215;  // darkest channel at or above: near white
+constexpr int kNearGreySpread = 24; // max - min channel at or below: near grey
 
 struct Bin {
     uint64_t count = 0;
@@ -47,10 +47,11 @@ uint8_t mean(uint64_t sum, uint64_t count) {
     return static_cast<uint8_t>((sum + count / 2) / count);
 }
 
-}  // namespace
+} // namespace
 
 Rgb8 dominant_colour(const uint8_t* rgb, int width, int height) {
-    if (rgb == nullptr || width <= 0 || height <= 0) return Rgb8{0, 0, 0};
+    if (rgb == nullptr || width <= 0 || height <= 0)
+        return Rgb8{0, 0, 0};
     const size_t pixels = static_cast<size_t>(width) * static_cast<size_t>(height);
 
     std::vector<Bin> bins(kBins);
@@ -66,7 +67,8 @@ Rgb8 dominant_colour(const uint8_t* rgb, int width, int height) {
     size_t best = 0;
     bool best_neutral = is_neutral(0);
     for (size_t i = 1; i < kBins; ++i) {
-        if (bins[i].count == 0) continue;
+        if (bins[i].count == 0)
+            continue;
         const bool neutral = is_neutral(i);
         const bool more = bins[i].count > bins[best].count;
         const bool tie_won = bins[i].count == bins[best].count && best_neutral && !neutral;
@@ -76,7 +78,8 @@ Rgb8 dominant_colour(const uint8_t* rgb, int width, int height) {
         }
     }
     const Bin& winner = bins[best];
-    if (winner.count == 0) return Rgb8{0, 0, 0};  // unreachable with pixels > 0; defensive
+    if (winner.count == 0)
+        return Rgb8{0, 0, 0}; // unreachable with pixels > 0; defensive
     return Rgb8{mean(winner.r, winner.count), mean(winner.g, winner.count),
                 mean(winner.b, winner.count)};
 }
@@ -91,4 +94,4 @@ std::string to_hex(Rgb8 colour) {
     return out;
 }
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

@@ -24,4 +24,4 @@ Rgb8 dominant_colour(const uint8_t* rgb, int width, int height);
 // "#rrggbb", lowercase.
 std::string to_hex(Rgb8 colour);
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

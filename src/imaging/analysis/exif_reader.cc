@@ -58,19 +58,19 @@ constexpr uint16_t kTagGpsAltitude = 0x0006;
 
 uint32_t type_size(uint16_t type) {
     switch (type) {
-        case kTypeByte:
-        case kTypeAscii:
-        case kTypeUndefined:
-            return 1;
-        case kTypeShort:
-            return 2;
-        case kTypeLong:
-            return 4;
-        case kTypeRational:
-        case kTypeSRational:
-            return 8;
-        default:
-            return 0;  // Unsupported types are skipped, not rejected: the IFD stays usable.
+    case kTypeByte:
+    case kTypeAscii:
+    case kTypeUndefined:
+        return 1;
+    case kTypeShort:
+        return 2;
+    case kTypeLong:
+        return 4;
+    case kTypeRational:
+    case kTypeSRational:
+        return 8;
+    default:
+        return 0; // Unsupported types are skipped, not rejected: the IFD stays usable.
     }
 }
 
@@ -89,14 +89,16 @@ public:
     }
 
     std::optional<uint16_t> u16(uint64_t offset) const {
-        if (!in_range(offset, 2)) return std::nullopt;
+        if (!in_range(offset, 2))
+            return std::nullopt;
         const auto b0 = byte(offset);
         const auto b1 = byte(offset + 1);
         return static_cast<uint16_t>(little_endian_ ? (b0 | (b1 << 8)) : ((b0 << 8) | b1));
     }
 
     std::optional<uint32_t> u32(uint64_t offset) const {
-        if (!in_range(offset, 4)) return std::nullopt;
+        if (!in_range(offset, 4))
+            return std::nullopt;
         uint32_t value = 0;
         for (int i = 0; i < 4; ++i) {
             const uint32_t b = byte(offset + static_cast<uint64_t>(i));
@@ -106,7 +108,8 @@ public:
     }
 
     std::string_view bytes(uint64_t offset, uint64_t length) const {
-        if (!in_range(offset, length)) return {};
+        if (!in_range(offset, length))
+            return {};
         return data_.substr(static_cast<size_t>(offset), static_cast<size_t>(length));
     }
 
@@ -132,7 +135,8 @@ struct Ifd {
 
     const IfdEntry* find(uint16_t tag) const {
         for (const auto& entry : entries) {
-            if (entry.tag == tag) return &entry;
+            if (entry.tag == tag)
+                return &entry;
         }
         return nullptr;
     }
@@ -143,9 +147,11 @@ struct Ifd {
 // nullopt only if the IFD header itself is unreadable.
 std::optional<Ifd> read_ifd(const TiffView& view, uint32_t offset) {
     // An IFD overlapping the TIFF header is never legitimate.
-    if (offset < kTiffHeaderSize) return std::nullopt;
+    if (offset < kTiffHeaderSize)
+        return std::nullopt;
     const auto claimed = view.u16(offset);
-    if (!claimed) return std::nullopt;
+    if (!claimed)
+        return std::nullopt;
 
     const uint64_t first_entry = uint64_t{offset} + 2;
     const uint64_t available =
@@ -153,8 +159,10 @@ std::optional<Ifd> read_ifd(const TiffView& view, uint32_t offset) {
     // Truncated IFDs keep the entries that are fully present; the cap bounds the work done for
     // absurd counts regardless of blob size.
     uint64_t count = *claimed;
-    if (count > available) count = available;
-    if (count > kMaxEntriesPerIfd) count = kMaxEntriesPerIfd;
+    if (count > available)
+        count = available;
+    if (count > kMaxEntriesPerIfd)
+        count = kMaxEntriesPerIfd;
 
     Ifd ifd;
     ifd.entries.reserve(static_cast<size_t>(count));
@@ -163,17 +171,21 @@ std::optional<Ifd> read_ifd(const TiffView& view, uint32_t offset) {
         const auto tag = view.u16(at);
         const auto type = view.u16(at + 2);
         const auto n = view.u32(at + 4);
-        if (!tag || !type || !n) break;
+        if (!tag || !type || !n)
+            break;
         const uint32_t unit = type_size(*type);
-        if (unit == 0 || *n == 0) continue;
-        const uint64_t total = uint64_t{unit} * uint64_t{*n};  // <= 8 * 2^32, no overflow
+        if (unit == 0 || *n == 0)
+            continue;
+        const uint64_t total = uint64_t{unit} * uint64_t{*n}; // <= 8 * 2^32, no overflow
         uint64_t data_offset = at + 8;
         if (total > 4) {
             const auto pointed = view.u32(at + 8);
-            if (!pointed) continue;
+            if (!pointed)
+                continue;
             data_offset = *pointed;
         }
-        if (!view.in_range(data_offset, total)) continue;
+        if (!view.in_range(data_offset, total))
+            continue;
         ifd.entries.push_back(IfdEntry{*tag, *type, *n, data_offset});
     }
     return ifd;
@@ -181,32 +193,37 @@ std::optional<Ifd> read_ifd(const TiffView& view, uint32_t offset) {
 
 std::optional<uint32_t> entry_uint(const TiffView& view, const IfdEntry* entry,
                                    uint32_t index = 0) {
-    if (entry == nullptr || index >= entry->count) return std::nullopt;
+    if (entry == nullptr || index >= entry->count)
+        return std::nullopt;
     const uint64_t unit = type_size(entry->type);
     const uint64_t at = entry->data_offset + unit * index;
     switch (entry->type) {
-        case kTypeByte: {
-            const auto b = view.bytes(at, 1);
-            if (b.empty()) return std::nullopt;
-            return static_cast<uint8_t>(b[0]);
-        }
-        case kTypeShort:
-            return view.u16(at);
-        case kTypeLong:
-            return view.u32(at);
-        default:
+    case kTypeByte: {
+        const auto b = view.bytes(at, 1);
+        if (b.empty())
             return std::nullopt;
+        return static_cast<uint8_t>(b[0]);
+    }
+    case kTypeShort:
+        return view.u16(at);
+    case kTypeLong:
+        return view.u32(at);
+    default:
+        return std::nullopt;
     }
 }
 
 std::optional<ExifRational> entry_rational(const TiffView& view, const IfdEntry* entry,
                                            uint32_t index = 0) {
-    if (entry == nullptr || index >= entry->count) return std::nullopt;
-    if (entry->type != kTypeRational && entry->type != kTypeSRational) return std::nullopt;
+    if (entry == nullptr || index >= entry->count)
+        return std::nullopt;
+    if (entry->type != kTypeRational && entry->type != kTypeSRational)
+        return std::nullopt;
     const uint64_t at = entry->data_offset + uint64_t{8} * index;
     const auto num = view.u32(at);
     const auto den = view.u32(at + 4);
-    if (!num || !den) return std::nullopt;
+    if (!num || !den)
+        return std::nullopt;
     ExifRational r{};
     if (entry->type == kTypeSRational) {
         // Two's complement reinterpretation; well-defined in C++20.
@@ -216,42 +233,53 @@ std::optional<ExifRational> entry_rational(const TiffView& view, const IfdEntry*
         r.num = *num;
         r.den = *den;
     }
-    if (r.den == 0) return std::nullopt;  // undefined value, treat as absent
+    if (r.den == 0)
+        return std::nullopt; // undefined value, treat as absent
     return r;
 }
 
-double to_double(ExifRational r) { return static_cast<double>(r.num) / static_cast<double>(r.den); }
+double to_double(ExifRational r) {
+    return static_cast<double>(r.num) / static_cast<double>(r.den);
+}
 
 // Positive finite value of a rational tag, or nullopt.
 std::optional<double> entry_positive(const TiffView& view, const IfdEntry* entry) {
     const auto r = entry_rational(view, entry);
-    if (!r) return std::nullopt;
+    if (!r)
+        return std::nullopt;
     const double value = to_double(*r);
-    if (!std::isfinite(value) || value <= 0.0) return std::nullopt;
+    if (!std::isfinite(value) || value <= 0.0)
+        return std::nullopt;
     return value;
 }
 
 // Raw bytes of a textual tag. EXIF says ASCII, but some writers use UNDEFINED or BYTE for text.
 std::string_view entry_text_bytes(const TiffView& view, const IfdEntry* entry) {
-    if (entry == nullptr) return {};
+    if (entry == nullptr)
+        return {};
     if (entry->type != kTypeAscii && entry->type != kTypeUndefined && entry->type != kTypeByte) {
         return {};
     }
     return view.bytes(entry->data_offset, entry->count);
 }
 
-bool is_trimmable(char c) { return c == ' ' || c == '\0' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_trimmable(char c) {
+    return c == ' ' || c == '\0' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_trimmable(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_trimmable(s.back())) s.remove_suffix(1);
+    while (!s.empty() && is_trimmable(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_trimmable(s.back()))
+        s.remove_suffix(1);
     return s;
 }
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid there.
 size_t utf8_sequence_length(std::string_view s, size_t i) {
     const auto b0 = static_cast<uint8_t>(s[i]);
-    if (b0 < 0x80) return 1;
+    if (b0 < 0x80)
+        return 1;
     size_t len = 0;
     uint32_t min_cp = 0;
     uint32_t cp = 0;
@@ -270,14 +298,17 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
     } else {
         return 0;
     }
-    if (s.size() - i < len) return 0;
+    if (s.size() - i < len)
+        return 0;
     for (size_t k = 1; k < len; ++k) {
         const auto b = static_cast<uint8_t>(s[i + k]);
-        if ((b & 0xC0) != 0x80) return 0;
+        if ((b & 0xC0) != 0x80)
+            return 0;
         cp = (cp << 6) | (b & 0x3F);
     }
     // Reject overlong forms, surrogates and out-of-range code points.
-    if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
     return len;
 }
 
@@ -285,7 +316,8 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
 // become U+FFFD) and control characters become spaces.
 std::string sanitise_text(std::string_view raw) {
     raw = trim(raw);
-    if (raw.size() > kMaxStringBytes) raw = raw.substr(0, kMaxStringBytes);
+    if (raw.size() > kMaxStringBytes)
+        raw = raw.substr(0, kMaxStringBytes);
     std::string out;
     out.reserve(raw.size());
     size_t i = 0;
@@ -316,7 +348,8 @@ std::string_view up_to_nul(std::string_view s) {
 
 std::optional<std::string> entry_string(const TiffView& view, const IfdEntry* entry) {
     auto text = sanitise_text(up_to_nul(entry_text_bytes(view, entry)));
-    if (text.empty()) return std::nullopt;
+    if (text.empty())
+        return std::nullopt;
     return text;
 }
 
@@ -326,18 +359,24 @@ std::optional<std::string> entry_copyright(const TiffView& view, const IfdEntry*
     const auto photographer = sanitise_text(up_to_nul(raw));
     std::string editor;
     const auto nul = raw.find('\0');
-    if (nul != std::string_view::npos) editor = sanitise_text(up_to_nul(raw.substr(nul + 1)));
-    if (photographer.empty() && editor.empty()) return std::nullopt;
-    if (editor.empty()) return photographer;
-    if (photographer.empty()) return editor;
+    if (nul != std::string_view::npos)
+        editor = sanitise_text(up_to_nul(raw.substr(nul + 1)));
+    if (photographer.empty() && editor.empty())
+        return std::nullopt;
+    if (editor.empty())
+        return photographer;
+    if (photographer.empty())
+        return editor;
     return photographer + " / " + editor;
 }
 
 bool parse_digits(std::string_view s, size_t pos, size_t len, int& out) {
-    if (pos + len > s.size()) return false;
+    if (pos + len > s.size())
+        return false;
     int value = 0;
     for (size_t i = pos; i < pos + len; ++i) {
-        if (s[i] < '0' || s[i] > '9') return false;
+        if (s[i] < '0' || s[i] > '9')
+            return false;
         value = value * 10 + (s[i] - '0');
     }
     out = value;
@@ -348,7 +387,8 @@ bool parse_digits(std::string_view s, size_t pos, size_t len, int& out) {
 // are accepted because some writers produce them. Blank or zeroed dates mean "unknown".
 std::optional<std::string> format_exif_date(std::string_view raw) {
     raw = trim(up_to_nul(raw));
-    if (raw.size() < 19) return std::nullopt;
+    if (raw.size() < 19)
+        return std::nullopt;
     raw = raw.substr(0, 19);
     const auto date_sep = [](char c) { return c == ':' || c == '-'; };
     if (!date_sep(raw[4]) || !date_sep(raw[7]) || (raw[10] != ' ' && raw[10] != 'T') ||
@@ -375,10 +415,13 @@ std::optional<std::string> format_exif_date(std::string_view raw) {
 // "+HH:MM" / "-HH:MM"; anything else (including the blank "   :  ") is ignored.
 std::optional<std::string> format_offset(std::string_view raw) {
     raw = trim(up_to_nul(raw));
-    if (raw.size() != 6 || (raw[0] != '+' && raw[0] != '-') || raw[3] != ':') return std::nullopt;
+    if (raw.size() != 6 || (raw[0] != '+' && raw[0] != '-') || raw[3] != ':')
+        return std::nullopt;
     int hours = 0, minutes = 0;
-    if (!parse_digits(raw, 1, 2, hours) || !parse_digits(raw, 4, 2, minutes)) return std::nullopt;
-    if (hours > 14 || minutes > 59) return std::nullopt;
+    if (!parse_digits(raw, 1, 2, hours) || !parse_digits(raw, 4, 2, minutes))
+        return std::nullopt;
+    if (hours > 14 || minutes > 59)
+        return std::nullopt;
     return std::string(raw);
 }
 
@@ -395,24 +438,29 @@ std::string format_exposure(ExifRational r, double seconds) {
     }
     const long long tenths = std::llround(seconds * 10.0);
     std::string text = std::to_string(tenths / 10);
-    if (tenths % 10 != 0) text += "." + std::to_string(tenths % 10);
+    if (tenths % 10 != 0)
+        text += "." + std::to_string(tenths % 10);
     return text;
 }
 
 // Degrees/minutes/seconds (one to three rationals) to decimal degrees, or nullopt if malformed.
 std::optional<double> gps_coordinate(const TiffView& view, const IfdEntry* entry, double limit) {
-    if (entry == nullptr) return std::nullopt;
+    if (entry == nullptr)
+        return std::nullopt;
     constexpr std::array<double, 3> kScale{1.0, 60.0, 3600.0};
     const uint32_t parts = entry->count < 3 ? entry->count : 3;
     double value = 0.0;
     for (uint32_t i = 0; i < parts; ++i) {
         const auto r = entry_rational(view, entry, i);
-        if (!r) return std::nullopt;
+        if (!r)
+            return std::nullopt;
         const double part = to_double(*r);
-        if (!std::isfinite(part) || part < 0.0) return std::nullopt;
+        if (!std::isfinite(part) || part < 0.0)
+            return std::nullopt;
         value += part / kScale[i];
     }
-    if (parts == 0 || !(value <= limit)) return std::nullopt;
+    if (parts == 0 || !(value <= limit))
+        return std::nullopt;
     return value;
 }
 
@@ -421,10 +469,13 @@ std::optional<double> gps_coordinate(const TiffView& view, const IfdEntry* entry
 std::optional<double> gps_sign(const TiffView& view, const IfdEntry* entry, char positive,
                                char negative) {
     const auto text = trim(up_to_nul(entry_text_bytes(view, entry)));
-    if (text.size() != 1) return std::nullopt;
+    if (text.size() != 1)
+        return std::nullopt;
     const char c = text[0];
-    if (c == positive || c == positive + ('a' - 'A')) return 1.0;
-    if (c == negative || c == negative + ('a' - 'A')) return -1.0;
+    if (c == positive || c == positive + ('a' - 'A'))
+        return 1.0;
+    if (c == negative || c == negative + ('a' - 'A'))
+        return -1.0;
     return std::nullopt;
 }
 
@@ -433,7 +484,8 @@ std::optional<GpsPosition> read_gps(const TiffView& view, const Ifd& gps) {
     const auto lon = gps_coordinate(view, gps.find(kTagGpsLongitude), 180.0);
     const auto lat_sign = gps_sign(view, gps.find(kTagGpsLatitudeRef), 'N', 'S');
     const auto lon_sign = gps_sign(view, gps.find(kTagGpsLongitudeRef), 'E', 'W');
-    if (!lat || !lon || !lat_sign || !lon_sign) return std::nullopt;
+    if (!lat || !lon || !lat_sign || !lon_sign)
+        return std::nullopt;
 
     GpsPosition pos{*lat * *lat_sign, *lon * *lon_sign, std::nullopt};
     const auto alt = entry_rational(view, gps.find(kTagGpsAltitude));
@@ -459,12 +511,14 @@ struct ParsedIfds {
 // only IFD0 and (as a lenient fallback for the GPS pointer) the Exif IFD are searched for pointers.
 std::optional<ParsedIfds> read_ifds(const TiffView& view, uint32_t ifd0_offset) {
     auto ifd0 = read_ifd(view, ifd0_offset);
-    if (!ifd0) return std::nullopt;
+    if (!ifd0)
+        return std::nullopt;
     ParsedIfds parsed{std::move(*ifd0), std::nullopt, std::nullopt};
     std::vector<uint32_t> visited{ifd0_offset};
     const auto not_visited = [&](uint32_t offset) {
         for (const auto v : visited) {
-            if (v == offset) return false;
+            if (v == offset)
+                return false;
         }
         return true;
     };
@@ -476,7 +530,8 @@ std::optional<ParsedIfds> read_ifds(const TiffView& view, uint32_t ifd0_offset) 
     }
 
     auto gps_ptr = entry_uint(view, parsed.ifd0.find(kTagGpsIfd));
-    if (!gps_ptr && parsed.exif) gps_ptr = entry_uint(view, parsed.exif->find(kTagGpsIfd));
+    if (!gps_ptr && parsed.exif)
+        gps_ptr = entry_uint(view, parsed.exif->find(kTagGpsIfd));
     if (gps_ptr && not_visited(*gps_ptr)) {
         visited.push_back(*gps_ptr);
         parsed.gps = read_ifd(view, *gps_ptr);
@@ -484,11 +539,13 @@ std::optional<ParsedIfds> read_ifds(const TiffView& view, uint32_t ifd0_offset) 
     return parsed;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<ExifSummary> read_exif(std::string_view blob) {
-    if (blob.substr(0, kExifPrefix.size()) == kExifPrefix) blob.remove_prefix(kExifPrefix.size());
-    if (blob.size() < kTiffHeaderSize) return std::nullopt;
+    if (blob.substr(0, kExifPrefix.size()) == kExifPrefix)
+        blob.remove_prefix(kExifPrefix.size());
+    if (blob.size() < kTiffHeaderSize)
+        return std::nullopt;
 
     bool little_endian = false;
     if (blob.substr(0, 4) == std::string_view("II*\0", 4)) {
@@ -498,9 +555,11 @@ std::optional<ExifSummary> read_exif(std::string_view blob) {
     }
     const TiffView view(blob, little_endian);
     const auto ifd0_offset = view.u32(4);
-    if (!ifd0_offset) return std::nullopt;
+    if (!ifd0_offset)
+        return std::nullopt;
     const auto ifds = read_ifds(view, *ifd0_offset);
-    if (!ifds) return std::nullopt;
+    if (!ifds)
+        return std::nullopt;
 
     const Ifd& ifd0 = ifds->ifd0;
     static const Ifd kEmpty;
@@ -540,13 +599,16 @@ std::optional<ExifSummary> read_exif(std::string_view blob) {
     s.focal_length_mm = entry_positive(view, exif.find(kTagFocalLength));
     if (const auto iso = entry_uint(view, exif.find(kTagIso)); iso && *iso > 0) {
         // SHORT or LONG; a LONG above INT_MAX is nonsense and dropped.
-        if (*iso <= 0x7FFFFFFFu) s.iso = static_cast<int>(*iso);
+        if (*iso <= 0x7FFFFFFFu)
+            s.iso = static_cast<int>(*iso);
     }
     if (const auto f35 = entry_uint(view, exif.find(kTagFocalLength35mm)); f35 && *f35 > 0) {
-        if (*f35 <= 0x7FFFFFFFu) s.focal_length_35mm = static_cast<int>(*f35);
+        if (*f35 <= 0x7FFFFFFFu)
+            s.focal_length_35mm = static_cast<int>(*f35);
     }
-    if (ifds->gps) s.gps = read_gps(view, *ifds->gps);
+    if (ifds->gps)
+        s.gps = read_gps(view, *ifds->gps);
     return s;
 }
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

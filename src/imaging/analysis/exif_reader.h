@@ -23,9 +23,9 @@ struct ExifRational {
 };
 
 struct GpsPosition {
-    double latitude;                   // degrees, negative = south
-    double longitude;                  // degrees, negative = west
-    std::optional<double> altitude_m;  // negative = below sea level
+    double latitude;                  // degrees, negative = south
+    double longitude;                 // degrees, negative = west
+    std::optional<double> altitude_m; // negative = below sea level
 };
 
 struct ExifSummary {
@@ -34,18 +34,18 @@ struct ExifSummary {
     // OffsetTimeOriginal (or OffsetTime for the DateTime fallback) appended when present and
     // well-formed, e.g. "2024-05-01T12:34:56+02:00".
     std::optional<std::string> date_taken;
-    std::optional<double> exposure_time_s;          // ExposureTime in seconds
-    std::optional<std::string> exposure_time_text;  // "1/250" for < 1 s, "2" or "2.5" otherwise
+    std::optional<double> exposure_time_s;         // ExposureTime in seconds
+    std::optional<std::string> exposure_time_text; // "1/250" for < 1 s, "2" or "2.5" otherwise
     std::optional<double> f_number;
-    std::optional<int> iso;  // PhotographicSensitivity (a.k.a. ISOSpeedRatings)
+    std::optional<int> iso; // PhotographicSensitivity (a.k.a. ISOSpeedRatings)
     std::optional<double> focal_length_mm;
     std::optional<int> focal_length_35mm;
-    std::optional<int> orientation;  // 1..8 only when valid
-    std::optional<GpsPosition> gps;  // only if latitude and longitude are present and valid
+    std::optional<int> orientation; // 1..8 only when valid
+    std::optional<GpsPosition> gps; // only if latitude and longitude are present and valid
 };
 
 // Returns nullopt if the blob does not contain a parseable TIFF header and IFD0. A structurally
 // damaged blob past that point yields whatever fields could be read safely.
 std::optional<ExifSummary> read_exif(std::string_view blob);
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

@@ -39,11 +39,15 @@ bool in_range(size_t size, uint64_t offset, uint64_t length) {
 // buffer (trailing bytes are not part of the profile); a larger declared size is tolerated, as
 // colour management libraries do, because the tag extents are checked against the buffer anyway.
 std::optional<std::string_view> profile_bytes(std::string_view profile) {
-    if (profile.size() < kHeaderSize) return std::nullopt;
-    if (profile.substr(kMagicOffset, kMagic.size()) != kMagic) return std::nullopt;
+    if (profile.size() < kHeaderSize)
+        return std::nullopt;
+    if (profile.substr(kMagicOffset, kMagic.size()) != kMagic)
+        return std::nullopt;
     const uint32_t declared = read_u32_be(profile, 0);
-    if (declared < kHeaderSize) return std::nullopt;
-    if (declared < profile.size()) profile = profile.substr(0, declared);
+    if (declared < kHeaderSize)
+        return std::nullopt;
+    if (declared < profile.size())
+        profile = profile.substr(0, declared);
     return profile;
 }
 
@@ -66,11 +70,14 @@ void append_utf8(std::string& out, uint32_t cp) {
 }
 
 // Control characters would corrupt single-line UI labels and logs.
-uint32_t printable(uint32_t cp) { return (cp < 0x20 || cp == 0x7F) ? uint32_t{' '} : cp; }
+uint32_t printable(uint32_t cp) {
+    return (cp < 0x20 || cp == 0x7F) ? uint32_t{' '} : cp;
+}
 
 std::string trim_spaces(const std::string& s) {
     const auto first = s.find_first_not_of(' ');
-    if (first == std::string::npos) return {};
+    if (first == std::string::npos)
+        return {};
     const auto last = s.find_last_not_of(' ');
     return s.substr(first, last - first + 1);
 }
@@ -100,13 +107,16 @@ bool valid_utf8(std::string_view s) {
         } else {
             return false;
         }
-        if (s.size() - i < len) return false;
+        if (s.size() - i < len)
+            return false;
         for (size_t k = 1; k < len; ++k) {
             const auto b = static_cast<uint8_t>(s[i + k]);
-            if ((b & 0xC0) != 0x80) return false;
+            if ((b & 0xC0) != 0x80)
+                return false;
             cp = (cp << 6) | (b & 0x3F);
         }
-        if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
         i += len;
     }
     return true;
@@ -116,12 +126,16 @@ bool valid_utf8(std::string_view s) {
 // The spec says 7-bit ASCII, but profiles in the wild contain UTF-8 or Latin-1 (e.g. "©"), so
 // valid UTF-8 is kept and anything else is read as Latin-1.
 std::optional<std::string> decode_text_description(std::string_view tag) {
-    if (tag.size() < 12) return std::nullopt;
+    if (tag.size() < 12)
+        return std::nullopt;
     const uint32_t count = read_u32_be(tag, 8);
-    if (!in_range(tag.size(), 12, count)) return std::nullopt;
+    if (!in_range(tag.size(), 12, count))
+        return std::nullopt;
     std::string_view text = tag.substr(12, count);
-    if (const auto nul = text.find('\0'); nul != std::string_view::npos) text = text.substr(0, nul);
-    if (text.size() > kMaxDescriptionBytes) text = text.substr(0, kMaxDescriptionBytes);
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+        text = text.substr(0, nul);
+    if (text.size() > kMaxDescriptionBytes)
+        text = text.substr(0, kMaxDescriptionBytes);
 
     std::string out;
     out.reserve(text.size());
@@ -131,10 +145,12 @@ std::optional<std::string> decode_text_description(std::string_view tag) {
             out += (b < 0x20 || b == 0x7F) ? ' ' : c;
         }
     } else {
-        for (const char c : text) append_utf8(out, printable(static_cast<uint8_t>(c)));
+        for (const char c : text)
+            append_utf8(out, printable(static_cast<uint8_t>(c)));
     }
     out = trim_spaces(out);
-    if (out.empty()) return std::nullopt;
+    if (out.empty())
+        return std::nullopt;
     return out;
 }
 
@@ -144,7 +160,8 @@ std::string utf16be_to_utf8(std::string_view bytes) {
     const size_t units = bytes.size() / 2;
     for (size_t i = 0; i < units && out.size() < kMaxDescriptionBytes; ++i) {
         uint32_t cp = read_u16_be(bytes, 2 * i);
-        if (cp == 0) break;
+        if (cp == 0)
+            break;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (i + 1 < units) {
                 const uint32_t low = read_u16_be(bytes, 2 * (i + 1));
@@ -168,11 +185,13 @@ std::string utf16be_to_utf8(std::string_view bytes) {
 // v4 multiLocalizedUnicodeType: 'mluc', 4 reserved, uint32 record count, uint32 record size (12),
 // then records {uint16 language, uint16 country, uint32 byte length, uint32 offset from tag start}.
 std::optional<std::string> decode_mluc(std::string_view tag) {
-    if (tag.size() < 16) return std::nullopt;
+    if (tag.size() < 16)
+        return std::nullopt;
     const uint32_t records = read_u32_be(tag, 8);
     const uint32_t record_size = read_u32_be(tag, 12);
     // Record size is fixed at 12 by the spec; larger sizes are allowed for future extensions.
-    if (record_size < 12 || records == 0) return std::nullopt;
+    if (record_size < 12 || records == 0)
+        return std::nullopt;
     const uint64_t available = (tag.size() - 16) / record_size;
     const uint64_t count = std::min<uint64_t>({records, available, kMaxMlucRecords});
 
@@ -183,29 +202,36 @@ std::optional<std::string> decode_mluc(std::string_view tag) {
         const std::string_view country = tag.substr(at + 2, 2);
         const uint32_t length = read_u32_be(tag, at + 4);
         const uint32_t offset = read_u32_be(tag, at + 8);
-        if (!in_range(tag.size(), offset, length)) continue;
+        if (!in_range(tag.size(), offset, length))
+            continue;
         auto text = utf16be_to_utf8(tag.substr(offset, length));
-        if (text.empty()) continue;
+        if (text.empty())
+            continue;
         if (language == "en" && country == "US") {
             en_us = std::move(text);
         } else if (language == "en") {
-            if (!english) english = std::move(text);
+            if (!english)
+                english = std::move(text);
         } else if (!first) {
             first = std::move(text);
         }
     }
-    if (en_us) return en_us;
-    if (english) return english;
+    if (en_us)
+        return en_us;
+    if (english)
+        return english;
     return first;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::string> icc_description(std::string_view profile) {
     const auto bytes = profile_bytes(profile);
-    if (!bytes) return std::nullopt;
+    if (!bytes)
+        return std::nullopt;
     const std::string_view data = *bytes;
-    if (!in_range(data.size(), kHeaderSize, 4)) return std::nullopt;
+    if (!in_range(data.size(), kHeaderSize, 4))
+        return std::nullopt;
     const uint32_t tag_count = read_u32_be(data, kHeaderSize);
     const size_t first_entry = kHeaderSize + 4;
     const uint64_t available = (data.size() - first_entry) / kTagEntrySize;
@@ -213,7 +239,8 @@ std::optional<std::string> icc_description(std::string_view profile) {
 
     for (uint64_t i = 0; i < count; ++i) {
         const size_t at = static_cast<size_t>(first_entry + i * kTagEntrySize);
-        if (data.substr(at, 4) != "desc") continue;
+        if (data.substr(at, 4) != "desc")
+            continue;
         const uint32_t offset = read_u32_be(data, at + 4);
         const uint32_t size = read_u32_be(data, at + 8);
         // A tag extending past the profile means truncation or corruption: report nothing rather
@@ -223,8 +250,10 @@ std::optional<std::string> icc_description(std::string_view profile) {
         }
         const std::string_view tag = data.substr(offset, size);
         const std::string_view type = tag.substr(0, 4);
-        if (type == "desc") return decode_text_description(tag);
-        if (type == "mluc") return decode_mluc(tag);
+        if (type == "desc")
+            return decode_text_description(tag);
+        if (type == "mluc")
+            return decode_mluc(tag);
         return std::nullopt;
     }
     return std::nullopt;
@@ -232,16 +261,19 @@ std::optional<std::string> icc_description(std::string_view profile) {
 
 std::optional<std::string> icc_colour_space(std::string_view profile) {
     const auto bytes = profile_bytes(profile);
-    if (!bytes) return std::nullopt;
+    if (!bytes)
+        return std::nullopt;
     std::string signature(bytes->substr(kColourSpaceOffset, 4));
     for (const char c : signature) {
         const bool digit = c >= '0' && c <= '9';
         const bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-        if (!digit && !letter && c != ' ') return std::nullopt;
+        if (!digit && !letter && c != ' ')
+            return std::nullopt;
     }
     signature = trim_spaces(signature);
-    if (signature.empty()) return std::nullopt;
+    if (signature.empty())
+        return std::nullopt;
     return signature;
 }
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

@@ -22,4 +22,4 @@ std::optional<std::string> icc_description(std::string_view profile);
 // printable ASCII.
 std::optional<std::string> icc_colour_space(std::string_view profile);
 
-}  // namespace pf::imaging
+} // namespace pf::imaging

@@ -2,7 +2,7 @@
 
 // 64-bit DCT perceptual hash ("pHash"-style) for near-duplicate detection.
 //
-// PUBLIC CONTRACT — stored hashes depend on this exact definition; changing any step invalidates
+// PUBLIC CONTRACT: stored hashes depend on this exact definition; changing any step invalidates
 // every hash already persisted:
 //
 //   1. Input: a 32x32 block of 8-bit luminance values f(x, y), row-major (index y * 32 + x).
@@ -28,7 +28,7 @@
 // Similar images have a small Hamming distance between hashes (typically <= 10 of 64 bits).
 //
 // Known limitation (inherent to the median threshold, not a bug): images whose 8x8 low-frequency
-// block is mostly exact zeros — flat fills, pure linear gradients, patterns finer than 4 pixels —
+// block is mostly exact zeros (flat fills, pure linear gradients, patterns finer than 4 pixels)
 // have a median of 0 and collapse to (nearly) the DC bit alone, so they are not distinguishable
 // from one another. Coefficients sitting next to the median also flip under small noise; a
 // couple of bits of difference between near-identical images is normal.
@@ -48,4 +48,4 @@ int hamming_distance(uint64_t a, uint64_t b);
 // 16 lowercase hex digits, most significant nibble first (zero padded).
 std::string perceptual_hash_hex(uint64_t h);
 
-}  // namespace pf::imaging
+} // namespace pf::imaging
