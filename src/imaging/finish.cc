@@ -1,5 +1,7 @@
 #include "imaging/output_steps.h"
 
+#include "imaging/analysis/exif_reader.h"
+
 #include <glib.h>
 
 #include <cstring>
@@ -23,8 +25,11 @@ std::vector<std::string> field_names(const vips::VImage& image) {
     return names;
 }
 
+// The original's EXIF thumbnail is never carried over: it would show what a crop removed.
+bool is_thumbnail(std::string_view name) { return name == "jpeg-thumbnail-data"; }
+
 bool is_metadata_block(std::string_view name) {
-    return name == VIPS_META_EXIF_NAME || name == VIPS_META_XMP_NAME ||
+    return is_thumbnail(name) || name == VIPS_META_EXIF_NAME || name == VIPS_META_XMP_NAME ||
            name == VIPS_META_IPTC_NAME || name == VIPS_META_PHOTOSHOP_NAME ||
            starts_with(name, "exif-") || starts_with(name, "heif-") || name == "png-comment-0-";
 }
@@ -48,6 +53,29 @@ bool xmp_mentions_location(const vips::VImage& image) {
            xmp.find("Location") != std::string_view::npos;
 }
 
+// libvips rebuilds EXIF from its text fields on save, taking a field's value as everything
+// before its last " (". libexif renders Copyright as "X (Photographer) - [None] (Editor)", which
+// would be written back mangled, so the credits are restated from the raw EXIF in a form that
+// round-trips: "value ()".
+void restate_credits(vips::VImage& image) {
+    if (image.get_typeof(VIPS_META_EXIF_NAME) == 0) {
+        return;
+    }
+    size_t length = 0;
+    const char* data = static_cast<const char*>(image.get_blob(VIPS_META_EXIF_NAME, &length));
+    auto exif = read_exif(std::string_view(data, length));
+    auto restate = [&](const char* field, const std::optional<std::string>& value) {
+        if (image.get_typeof(field) != 0) {
+            image.remove(field);
+        }
+        if (value && !value->empty()) {
+            image.set(field, (*value + " ()").c_str());
+        }
+    };
+    restate("exif-ifd0-Copyright", exif ? exif->copyright : std::nullopt);
+    restate("exif-ifd0-Artist", exif ? exif->artist : std::nullopt);
+}
+
 }  // namespace
 
 vips::VImage apply_background(vips::VImage image, const OutputContext& ctx) {
@@ -67,6 +95,9 @@ vips::VImage apply_metadata_policy(vips::VImage image, const OutputContext& ctx)
     // A private copy of the header: the shared decoded image must keep its metadata for the
     // other outputs.
     image = image.copy();
+    if (o.metadata == MetadataPolicy::KeepCopyright) {
+        restate_credits(image);  // reads the EXIF block, so before the loop below drops it
+    }
     // Fields are removed here even for Strip, where the encoder is also asked to strip:
     // libvips 8.14's WebP encoder ignores `strip` and would write EXIF (GPS included).
     for (const std::string& name : field_names(image)) {
@@ -77,7 +108,9 @@ vips::VImage apply_metadata_policy(vips::VImage image, const OutputContext& ctx)
         case MetadataPolicy::KeepCopyright:
             drop = is_metadata_block(name) && !is_copyright_field(name);
             break;
-        case MetadataPolicy::KeepAll: drop = !o.keep_gps && is_gps_field(name); break;
+        case MetadataPolicy::KeepAll:
+            drop = is_thumbnail(name) || (!o.keep_gps && is_gps_field(name));
+            break;
         }
         if (drop) {
             image.remove(name.c_str());

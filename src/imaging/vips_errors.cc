@@ -20,6 +20,12 @@ Error classify_vips_error(const vips::VError& e, const std::string& what) {
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
         text.pop_back();
     }
+    if (text.empty()) {
+        // Some decoders (libspng on a short or garbled file) fail with only a warning logged:
+        // the one thing being decoded is the input, so the input is what is broken.
+        return make_error(ErrorCode::CorruptInput, what + ": the decoder failed without a reason",
+                          "Broken or unsupported image");
+    }
     std::string message = what + ": " + text;
     if (contains(text, "out of memory") || contains(text, "unable to allocate") ||
         contains(text, "cannot allocate")) {

@@ -20,6 +20,15 @@ void route_glib_log(const gchar* domain, GLogLevelFlags level, const gchar* mess
     }
 }
 
+void* block_if_untrusted(GType type, void*) {
+    auto* klass = static_cast<VipsOperationClass*>(g_type_class_ref(type));
+    if (klass != nullptr && (klass->flags & VIPS_OPERATION_UNTRUSTED) != 0) {
+        vips_operation_block_set(g_type_name(type), TRUE);
+    }
+    g_type_class_unref(klass);
+    return nullptr;
+}
+
 }  // namespace
 
 Result<void> start_vips(const VipsSettings& settings) {
@@ -33,9 +42,10 @@ Result<void> start_vips(const VipsSettings& settings) {
         vips_cache_set_max(0);
         vips_cache_set_max_mem(0);
         vips_cache_set_max_files(0);
-        // Loaders libvips itself marks untrusted (fuzzing status unknown) are refused outright;
-        // decode.cc also allows only the photo formats by name.
-        vips_block_untrusted_set(TRUE);
+        // Loaders libvips itself marks untrusted (not fuzzed, e.g. JPEG XL in 8.14) are refused
+        // outright; decode.cc also allows only the photo formats by name. Savers stay usable:
+        // they only ever see pixels we decoded ourselves.
+        vips_type_map_all(g_type_from_name("VipsForeignLoad"), block_if_untrusted, nullptr);
         g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK), route_glib_log,
                           nullptr);
         g_log_set_handler("GLib-GObject", static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK),

@@ -80,6 +80,12 @@ vips::VImage image_overlay(const ImageWatermark& m, const std::string& bytes, in
 }  // namespace
 
 vips::VImage apply_watermarks(vips::VImage image, const OutputContext& ctx) {
+    if (ctx.output.watermarks.empty()) {
+        return image;
+    }
+    // Compositing yields an alpha band; an opaque photo must stay opaque (and 3-band).
+    const bool opaque = !image.has_alpha();
+    const int bands = image.bands();
     for (const Watermark& w : ctx.output.watermarks) {
         if (w.text) {
             image = place_overlay(image, text_overlay(*w.text), w.text->position, w.text->margin,
@@ -89,6 +95,12 @@ vips::VImage apply_watermarks(vips::VImage image, const OutputContext& ctx) {
             vips::VImage overlay = image_overlay(*w.image, *bytes, image.width());
             image = place_overlay(image, overlay, w.image->position, w.image->margin, w.image->tile);
         }
+    }
+    if (opaque && image.has_alpha()) {
+        image = image.extract_band(0, vips::VImage::option()->set("n", image.bands() - 1));
+    }
+    if (bands == 1 && image.bands() == 3) {
+        image = image.colourspace(VIPS_INTERPRETATION_B_W);  // a greyscale output stays grey
     }
     return image;
 }
