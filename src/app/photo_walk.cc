@@ -60,7 +60,9 @@ Result<WalkResult> collect_photos(const std::vector<std::string>& arguments) {
                     result.skipped.push_back(file);
                     continue;
                 }
-                if (auto r = add(file, std::filesystem::relative(file, root)); !r) {
+                // Lexical, not std::filesystem::relative: that resolves symlinks, and a linked
+                // photo must land under its link's name inside --out, never beside its target.
+                if (auto r = add(file, file.lexically_relative(root)); !r) {
                     return r.error();
                 }
             }

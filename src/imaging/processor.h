@@ -10,6 +10,7 @@
 #include "imaging/photo_source.h"
 #include "imaging/recipe.h"
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,11 +49,32 @@ public:
     Result<void> check_supported(const Recipe& recipe) const;
 
 private:
+    Result<ProcessResult> run_once(const PhotoSource& source, const Recipe& recipe,
+                                   Deadline deadline) const;
     Result<std::shared_ptr<const std::string>> watermark_bytes(const std::string& path) const;
 
     config::ImagingConfig config_;
     mutable std::mutex watermark_mutex_;
     mutable std::map<std::string, std::shared_ptr<const std::string>> watermarks_;
+    // libvips 8.14 keeps one error buffer per process: with photos in parallel, a failure's
+    // text can carry another photo's lines. A photo that fails inside libvips is therefore run
+    // once more alone (no other photo in libvips meanwhile) to get its own reason. Failures are
+    // rare, so the cost is small.
+    class ExclusiveGate {
+    public:
+        void enter_shared();
+        void leave_shared();
+        void enter_exclusive();
+        void leave_exclusive();
+
+    private:
+        std::mutex mutex_;
+        std::condition_variable changed_;
+        int active_ = 0;
+        int exclusive_waiting_ = 0;
+        bool exclusive_ = false;
+    };
+    mutable ExclusiveGate gate_;
 };
 
 }  // namespace pf::imaging

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <vector>
 
 namespace pf::imaging {
 namespace {
@@ -16,9 +17,25 @@ bool contains(const std::string& haystack, std::string_view needle) {
 }  // namespace
 
 Error classify_vips_error(const vips::VError& e, const std::string& what) {
-    std::string text = e.what();
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
+    // libvips appends one line per problem, often the same warning several times: keep each
+    // distinct line once, joined on one line so a report stays one line per photo.
+    std::string text;
+    {
+        std::string all = e.what();
+        std::vector<std::string> seen;
+        std::size_t start = 0;
+        while (start < all.size()) {
+            std::size_t end = all.find('\n', start);
+            std::string line = all.substr(start, end == std::string::npos ? end : end - start);
+            start = end == std::string::npos ? all.size() : end + 1;
+            while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) {
+                line.pop_back();
+            }
+            if (!line.empty() && std::find(seen.begin(), seen.end(), line) == seen.end()) {
+                seen.push_back(line);
+                text += (text.empty() ? "" : "; ") + line;
+            }
+        }
     }
     if (text.empty()) {
         // Some decoders (libspng on a short or garbled file) fail with only a warning logged:
