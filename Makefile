@@ -24,13 +24,16 @@ test: build
 	@cd build && ctest --output-on-failure -j$(JOBS)
 	@$(MAKE) --no-print-directory test-debug
 
-# The unit and engine tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The unit and engine tests again under AddressSanitizer + UndefinedBehaviorSanitizer, leaks
+# included (tests/suppressions/lsan.supp lists the libraries' process-lifetime caches).
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/suppressions/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
 test-debug: setup
 	@cmake --preset debug >/dev/null
 	@cmake --build build-debug -j$(JOBS)
-	@cd build-debug && ctest --preset debug --test-dir . -L unit --output-on-failure -j$(JOBS) 2>/dev/null || \
-		(cd build-debug && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		 ctest -L unit --output-on-failure -j$(JOBS))
+	@cd build-debug && $(SANITIZER_ENV) ctest -L "unit|engine" --output-on-failure -j$(JOBS)
 
 bench: build
 	@./bench/run.sh
