@@ -60,12 +60,12 @@ public:
     explicit operator bool() const { return has_value(); }
 
     T& value() & { return checked_value(); }
-    const T& value() const& { return const_cast<Result*>(this)->checked_value(); }
+    const T& value() const& { return checked_value(); }
     T&& value() && { return std::move(checked_value()); }
     T* operator->() { return &checked_value(); }
-    const T* operator->() const { return &const_cast<Result*>(this)->checked_value(); }
+    const T* operator->() const { return &checked_value(); }
     T& operator*() & { return checked_value(); }
-    const T& operator*() const& { return const_cast<Result*>(this)->checked_value(); }
+    const T& operator*() const& { return checked_value(); }
 
     const Error& error() const {
         if (has_value()) {
@@ -78,6 +78,12 @@ private:
     T& checked_value() {
         if (!has_value()) {
             std::abort();  // programming error: using a failed result's value
+        }
+        return std::get<0>(state_);
+    }
+    const T& checked_value() const {
+        if (!has_value()) {
+            std::abort();
         }
         return std::get<0>(state_);
     }
