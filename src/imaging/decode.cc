@@ -1,6 +1,7 @@
 #include "imaging/decode.h"
 
 #include "imaging/analysis/icc_profile.h"
+#include "imaging/decode_plan.h"
 #include "imaging/vips_errors.h"
 
 #include <algorithm>
@@ -199,7 +200,7 @@ vips::VImage decode_upright_srgb(const OpenedPhoto& photo, double shrink_allowan
     }
     if (info.format == "jpeg") {
         // libjpeg scales in the DCT domain for 1/2, 1/4, 1/8: the cheapest resize there is.
-        int shrink = shrink_allowance >= 8 ? 8 : shrink_allowance >= 4 ? 4 : shrink_allowance >= 2 ? 2 : 1;
+        int shrink = jpeg_shrink_step(shrink_allowance);
         if (shrink > 1) {
             options->set("shrink", shrink);
         }

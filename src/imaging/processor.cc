@@ -6,6 +6,7 @@
 #include "imaging/analysis/icc_profile.h"
 #include "imaging/analysis/perceptual_hash.h"
 #include "imaging/decode.h"
+#include "imaging/decode_plan.h"
 #include "imaging/logger.h"
 #include "imaging/output_steps.h"
 #include "imaging/vips_errors.h"
@@ -145,6 +146,50 @@ struct PlannedOutput {
     ResizePlan plan;
 };
 
+// One output from a shared decoded copy: the steps in order, then the encoder. Throws VError.
+// A deadline that passes becomes a Timeout error.
+Result<Derivative> make_output(const vips::VImage& shared, const PlannedOutput& p, Size upright,
+                               const WatermarkBytes& lookup, const Deadline& deadline) {
+    const auto started = SteadyClock::now();
+    OutputContext ctx{*p.output, upright, p.region_full, p.plan, lookup};
+    vips::VImage image = shared;
+    for (const NamedStep& step : kOutputSteps) {
+        if (deadline.expired()) {
+            return make_error(ErrorCode::Timeout, "deadline passed before " + std::string(step.name));
+        }
+        image = step.apply(image, ctx);
+    }
+    std::string bytes;
+    {
+        EvalDeadline guard(image, deadline);
+        try {
+            const MetadataPolicy policy = p.output->metadata;
+            bytes = encode(image, p.output->encoding, policy == MetadataPolicy::Strip);
+            if (p.output->encoding.format == Format::Webp) {
+                bytes = remove_webp_chunks(
+                    bytes, policy == MetadataPolicy::Strip,
+                    policy == MetadataPolicy::Strip || policy == MetadataPolicy::KeepIcc,
+                    policy != MetadataPolicy::KeepAll);
+            }
+        } catch (const vips::VError&) {
+            if (guard.fired()) {
+                vips_error_clear();
+                return make_error(ErrorCode::Timeout, "deadline passed while encoding");
+            }
+            throw;
+        }
+    }
+    Derivative d;
+    d.name = p.output->name;
+    d.format = p.output->encoding.format;
+    d.file = d.name + "." + file_extension(d.format);
+    d.width = image.width();
+    d.height = image.height();
+    d.bytes = std::move(bytes);
+    d.millis = millis_since(started);
+    return d;
+}
+
 }  // namespace
 
 Processor::Processor(config::ImagingConfig config) : config_(std::move(config)) {}
@@ -254,8 +299,9 @@ Result<ProcessResult> Processor::run_once(const PhotoSource& source, const Recip
     // 2. Plan every output at full resolution: sizes, limits, and how much the decoder may
     //    shrink on load so that every output still gets enough pixels.
     std::vector<PlannedOutput> planned;
-    double allowance = std::max(1.0, std::min(info.upright.width, info.upright.height) /
-                                         double(kAnalysisSide));
+    std::vector<double> allowances;
+    const double analysis_allowance = std::max(
+        1.0, std::min(info.upright.width, info.upright.height) / double(kAnalysisSide));
     for (const Output& o : recipe.outputs()) {
         Size rotated = (o.rotate == 90 || o.rotate == 270)
                            ? Size{info.upright.height, info.upright.width}
@@ -279,7 +325,7 @@ Result<ProcessResult> Processor::run_once(const PhotoSource& source, const Recip
                                   std::to_string(limits.max_output_dimension) + " pixels a side",
                               "An output would be larger than allowed");
         }
-        allowance = std::min(allowance, load_shrink_allowance(region, plan.scaled));
+        allowances.push_back(load_shrink_allowance(region, plan.scaled));
         planned.push_back({&o, region, plan});
     }
     std::map<std::string, std::shared_ptr<const std::string>> marks;
@@ -314,48 +360,19 @@ Result<ProcessResult> Processor::run_once(const PhotoSource& source, const Recip
     manifest.libvips_version = libvips_version();
 
     try {
-        // 3. Decode once (shrunk on load), upright, sRGB, into memory: every output and the
-        //    manifest's analysis read this one copy.
-        vips::VImage decoded = decode_upright_srgb(*opened, allowance, limits.fail_on);
-        vips::VImage shared;
-        {
-            EvalDeadline guard(decoded, deadline);
-            try {
-                shared = decoded.copy_memory();
-            } catch (const vips::VError&) {
-                if (guard.fired()) {
-                    vips_error_clear();
-                    return timeout_error(name, limits.time_budget);
-                }
-                throw;
-            }
-        }
-        analyse(shared, manifest);
-
-        // 4. Each output: the steps in order, then the encoder.
+        // 3. Decode (shrunk on load), upright, sRGB, into memory: each decode group's copy is
+        //    shared by its outputs (and one carries the manifest's analysis).
+        const bool dct_scaling = info.format == "jpeg" && !info.progressive;
+        const auto groups = plan_decodes(allowances, analysis_allowance, dct_scaling);
         WatermarkBytes lookup = [&marks](const std::string& path) { return marks.at(path); };
-        for (const PlannedOutput& p : planned) {
-            const auto output_started = SteadyClock::now();
-            OutputContext ctx{*p.output, info.upright, p.region_full, p.plan, lookup};
-            vips::VImage image = shared;
-            for (const NamedStep& step : kOutputSteps) {
-                if (deadline.expired()) {
-                    return timeout_error(name, limits.time_budget);
-                }
-                image = step.apply(image, ctx);
-            }
-            std::string bytes;
+        std::vector<std::optional<Derivative>> made(planned.size());
+        for (const DecodeGroup& group : groups) {
+            vips::VImage decoded = decode_upright_srgb(*opened, group.shrink, limits.fail_on);
+            vips::VImage shared;
             {
-                EvalDeadline guard(image, deadline);
+                EvalDeadline guard(decoded, deadline);
                 try {
-                    const MetadataPolicy policy = p.output->metadata;
-                    bytes = encode(image, p.output->encoding, policy == MetadataPolicy::Strip);
-                    if (p.output->encoding.format == Format::Webp) {
-                        bytes = remove_webp_chunks(
-                            bytes, policy == MetadataPolicy::Strip,
-                            policy == MetadataPolicy::Strip || policy == MetadataPolicy::KeepIcc,
-                            policy != MetadataPolicy::KeepAll);
-                    }
+                    shared = decoded.copy_memory();
                 } catch (const vips::VError&) {
                     if (guard.fired()) {
                         vips_error_clear();
@@ -364,17 +381,26 @@ Result<ProcessResult> Processor::run_once(const PhotoSource& source, const Recip
                     throw;
                 }
             }
-            Derivative d;
-            d.name = p.output->name;
-            d.format = p.output->encoding.format;
-            d.file = d.name + "." + file_extension(d.format);
-            d.width = image.width();
-            d.height = image.height();
-            d.bytes = std::move(bytes);
-            d.millis = millis_since(output_started);
+            if (group.analysis) {
+                analyse(shared, manifest);
+            }
+            // 4. Each output: the steps in order, then the encoder.
+            for (std::size_t index : group.outputs) {
+                const PlannedOutput& p = planned[index];
+                auto made_output = make_output(shared, p, info.upright, lookup, deadline);
+                if (!made_output) {
+                    if (made_output.error().code == ErrorCode::Timeout) {
+                        return timeout_error(name, limits.time_budget);
+                    }
+                    return made_output.error();
+                }
+                made[index] = std::move(*made_output);
+            }
+        }
+        for (auto& d : made) {
             manifest.outputs.push_back(
-                {d.name, d.file, d.format, d.width, d.height, d.bytes.size(), d.millis});
-            result.derivatives.push_back(std::move(d));
+                {d->name, d->file, d->format, d->width, d->height, d->bytes.size(), d->millis});
+            result.derivatives.push_back(std::move(*d));
         }
     } catch (const vips::VError& e) {
         Error error = classify_vips_error(e, name);
