@@ -311,6 +311,38 @@ std::filesystem::path resolve(const RecipeContext& ctx, const std::string& file)
     return p.is_absolute() ? p : ctx.base_dir / p;
 }
 
+// A file the recipe names, resolved beside the recipe; reported if it does not exist.
+std::optional<std::string> existing_file(Checker& c, const YAML::Node& node,
+                                         const std::string& path, const RecipeContext& ctx) {
+    auto name = c.text(node, path, 4096);
+    if (!name) {
+        return std::nullopt;
+    }
+    auto full = resolve(ctx, *name);
+    if (!std::filesystem::is_regular_file(full)) {
+        c.fail(path, "no such file: " + full.string());
+    }
+    return full.string();
+}
+
+// Where and how strongly a watermark (text or image) is laid on the output.
+template <typename Mark>
+void parse_placement(Checker& c, const YAML::Node& node, const std::string& path, Mark& mark) {
+    if (node["opacity"]) {
+        mark.opacity = c.number(node["opacity"], path + ".opacity", 0, 1).value_or(mark.opacity);
+    }
+    if (node["position"]) {
+        mark.position =
+            parse_position(c, node["position"], path + ".position").value_or(mark.position);
+    }
+    if (node["margin"]) {
+        mark.margin = c.integer(node["margin"], path + ".margin", 0, 10000).value_or(mark.margin);
+    }
+    if (node["tile"]) {
+        mark.tile = c.boolean(node["tile"], path + ".tile").value_or(false);
+    }
+}
+
 std::optional<Watermark> parse_watermark(Checker& c, const YAML::Node& node,
                                          const std::string& path, const RecipeContext& ctx) {
     if (!c.expect_map(node, path)) {
@@ -330,13 +362,7 @@ std::optional<Watermark> parse_watermark(Checker& c, const YAML::Node& node,
             t.font = c.text(node["font"], path + ".font", 128).value_or(t.font);
         }
         if (node["font_file"]) {
-            if (auto f = c.text(node["font_file"], path + ".font_file", 4096)) {
-                auto full = resolve(ctx, *f);
-                if (!std::filesystem::is_regular_file(full)) {
-                    c.fail(path + ".font_file", "no such file: " + full.string());
-                }
-                t.font_file = full.string();
-            }
+            t.font_file = existing_file(c, node["font_file"], path + ".font_file", ctx);
         }
         if (node["size"]) {
             t.size = c.integer(node["size"], path + ".size", 4, 1000).value_or(t.size);
@@ -345,44 +371,16 @@ std::optional<Watermark> parse_watermark(Checker& c, const YAML::Node& node,
         if (node[colour_key]) {
             t.colour = c.colour(node[colour_key], path + "." + colour_key).value_or(t.colour);
         }
-        if (node["opacity"]) {
-            t.opacity = c.number(node["opacity"], path + ".opacity", 0, 1).value_or(t.opacity);
-        }
-        if (node["position"]) {
-            t.position = parse_position(c, node["position"], path + ".position").value_or(t.position);
-        }
-        if (node["margin"]) {
-            t.margin = c.integer(node["margin"], path + ".margin", 0, 10000).value_or(t.margin);
-        }
-        if (node["tile"]) {
-            t.tile = c.boolean(node["tile"], path + ".tile").value_or(false);
-        }
+        parse_placement(c, node, path, t);
         w.text = t;
     } else if (node["image"]) {
         c.only_keys(node, path, {"image", "scale", "opacity", "position", "margin", "tile"});
         ImageWatermark m;
-        if (auto f = c.text(node["image"], path + ".image", 4096)) {
-            auto full = resolve(ctx, *f);
-            if (!std::filesystem::is_regular_file(full)) {
-                c.fail(path + ".image", "no such file: " + full.string());
-            }
-            m.file = full.string();
-        }
+        m.file = existing_file(c, node["image"], path + ".image", ctx).value_or("");
         if (node["scale"]) {
             m.scale = c.number(node["scale"], path + ".scale", 0.01, 1).value_or(m.scale);
         }
-        if (node["opacity"]) {
-            m.opacity = c.number(node["opacity"], path + ".opacity", 0, 1).value_or(m.opacity);
-        }
-        if (node["position"]) {
-            m.position = parse_position(c, node["position"], path + ".position").value_or(m.position);
-        }
-        if (node["margin"]) {
-            m.margin = c.integer(node["margin"], path + ".margin", 0, 10000).value_or(m.margin);
-        }
-        if (node["tile"]) {
-            m.tile = c.boolean(node["tile"], path + ".tile").value_or(false);
-        }
+        parse_placement(c, node, path, m);
         w.image = m;
     } else {
         c.fail(path, "needs either text or image");

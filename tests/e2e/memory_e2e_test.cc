@@ -2,6 +2,7 @@
 // memory than a small one. A leak per photo (buffers, libvips cache, decoded images kept alive)
 // shows up here as growth with the number of photos.
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,29 +20,10 @@ using nlohmann::json;
 
 namespace {
 
+using pf::test::TempDir;
+
 const fs::path kPhotos = fs::path(PF_TEST_DATA_DIR) / "photos";
 
-// A fresh directory under /tmp, removed with everything in it when the test ends.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "pf-e2e-mem-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed for " + pattern);
-        }
-        path_ = pattern;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 struct BatchRun {
     int photos = 0;

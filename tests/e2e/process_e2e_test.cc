@@ -1,6 +1,7 @@
 // End-to-end tests of `photoflux process`: the real binary on the real corpus in tests/data, with
 // its outputs checked by independent tools (vipsheader and vips from libvips-tools, exiftool).
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -26,32 +27,13 @@ using pf::test::SubprocessResult;
 
 namespace {
 
+using pf::test::TempDir;
+
 const fs::path kData = PF_TEST_DATA_DIR;
 const fs::path kPhotos = kData / "photos";
 const fs::path kHostile = kData / "hostile";
 const fs::path kOrientation = kData / "orientation";
 
-// A fresh directory under /tmp, removed with everything in it when the test ends.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "pf-e2e-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed for " + pattern);
-        }
-        path_ = pattern;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 void write_text(const fs::path& path, const std::string& text) {
     fs::create_directories(path.parent_path());
