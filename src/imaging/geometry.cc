@@ -144,7 +144,7 @@ std::optional<Rect> clip_crop(Size source, const Crop& crop) {
 double load_shrink_allowance(Size region, Size scaled) {
     double factor = std::min(static_cast<double>(region.width) / scaled.width,
                              static_cast<double>(region.height) / scaled.height);
-    return std::max(1.0, factor / 2.0);
+    return std::max(1.0, factor);
 }
 
 }  // namespace pf::imaging

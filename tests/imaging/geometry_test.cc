@@ -100,11 +100,12 @@ TEST(Geometry, ClipsCropsToTheSource) {
     EXPECT_FALSE(clip_crop({100, 100}, Crop{100, 0, 10, 10}));
 }
 
-TEST(Geometry, ShrinkOnLoadLeavesAFactorOfTwo) {
-    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {400, 300}), 5.0);
-    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {3000, 2250}), 1.0);
+TEST(Geometry, ShrinkOnLoadNeverGoesBelowTheOutputsSize) {
+    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {400, 300}), 10.0);
+    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {3000, 2250}), 4000.0 / 3000.0);
+    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {5000, 3750}), 1.0);
     // Fill squashes: the less-shrunk axis decides.
-    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {100, 1500}), 1.0);
+    EXPECT_DOUBLE_EQ(load_shrink_allowance({4000, 3000}, {100, 1500}), 2.0);
 }
 
 }  // namespace
