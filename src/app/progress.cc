@@ -28,7 +28,9 @@ void ProgressBar::print_line(const std::string& line) {
 void ProgressBar::finish() {
     std::lock_guard lock(mutex_);
     if (enabled_) {
-        draw_locked(true);
+        if (done_ != total_) {
+            draw_locked(true);  // stopped early: show where; a complete bar is already drawn
+        }
         std::fputs("\n", stderr);
     }
 }
