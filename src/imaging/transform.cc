@@ -91,7 +91,9 @@ vips::VImage apply_resize(vips::VImage image, const OutputContext& ctx) {
     if (plan.crop) {
         const Gravity g = ctx.output.resize->gravity;
         if (g == Gravity::Attention || g == Gravity::Entropy) {
-            image = image.smartcrop(plan.crop->width, plan.crop->height,
+            // smartcrop reads its input several times; with the operation cache off, each read
+            // would recompute the resize. The resized image is small: keep it in memory once.
+            image = image.copy_memory().smartcrop(plan.crop->width, plan.crop->height,
                                     vips::VImage::option()->set(
                                         "interesting", g == Gravity::Attention
                                                            ? VIPS_INTERESTING_ATTENTION
