@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by bench/run.sh and bench/memory.sh (sourced, not run).
 #
 # A benchmark on a 2-core machine means nothing if something else is using a core meanwhile (a
@@ -15,6 +16,7 @@ cores=$(nproc)
 
 # Waits until the machine has been at most 10% busy over 2 seconds; gives up after $1 seconds
 # (default 1800), warning that the numbers may be disturbed.
+# shellcheck disable=SC2120  # the limit is optional; callers use the default
 wait_for_quiet() {
     local limit=${1:-1800} waited=0 said=0 before after
     while :; do
@@ -47,4 +49,15 @@ foreign_cpu_seconds() {  # $1 ticks before, $2 ticks after, $3 the run's own CPU
 # True when the other processes' CPU during a run of $2 wall seconds exceeded 5% of the machine.
 disturbed() {  # $1 foreign CPU seconds, $2 wall seconds
     awk -v f="$1" -v w="$2" -v c="$cores" 'BEGIN { exit !(f > 0.05 * c * w) }'
+}
+
+# One benchmark at a time: two runs on a 2-core machine would disturb each other and, sharing
+# $BENCH_WORK, overwrite each other's outputs. Takes a lock for the life of the calling script.
+bench_lock() {  # $1 the work folder root
+    mkdir -p "$1"
+    exec 9>"$1/.lock"
+    if ! flock -n 9; then
+        echo "$(basename "$0"): another benchmark is running (lock $1/.lock); try again when it ends" >&2
+        exit 1
+    fi
 }

@@ -15,8 +15,8 @@
 # the trend is in those.
 #
 # Two passes per build:
-#   default recipe (WebP thumb + 1280 px JPEG + manifest), --count photos (default 1000: at
-#     about 4-5 photos/s on 2 cores one run stays under ~5 minutes; 2000 would not);
+#   default recipe (WebP thumb + 1280 px JPEG + manifest), --count photos (default 2000: at
+#     about 9 photos/s on 2 cores a run takes ~4 minutes; lower it on a slower machine);
 #   a one-output 400 px JPEG recipe, --thumb-count photos (default 2000), the "thousands of
 #     photos" case within the same time.
 # Writes the table to stdout and bench/results/memory.md, each RSS series to bench/results/.
@@ -27,7 +27,7 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
 
-count=1000
+count=2000
 thumb_count=2000
 rebuild=0
 report_only=0
@@ -47,6 +47,7 @@ while (($#)); do
 done
 while read -r var; do unset "$var"; done < <(env | awk -F= '/^(PF_|VIPS_)/ { print $1 }')
 
+bench_lock "${BENCH_WORK:-/tmp/pf-bench}"
 work=${BENCH_WORK:-/tmp/pf-bench}/memory
 mkdir -p "$work"
 results_dir="$here/results"

@@ -2,7 +2,7 @@
 # Photoflux against its peers, in one run, side by side on the same photos (bench/cache/photos,
 # made by bench/fetch-photos.sh; bench/setup.sh installs the peers).
 #
-#   bench/run.sh [--repeats N]        (default 3; the median of the N runs is reported)
+#   bench/run.sh [--repeats N] [--only A|B]   (default: 3 runs of both; medians are reported)
 #
 # Workload A: one 400x400 fit-inside JPEG q80 thumbnail per photo:
 #   photoflux (a one-output recipe), vipsthumbnail, ImageMagick's convert, sharp.
@@ -44,9 +44,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 repo=$(cd "$here/.." && pwd)
 repeats=3
+workloads=AB
 while (($#)); do
     case "$1" in
     --repeats) repeats=$2; shift 2 ;;
+    --only) workloads=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -57,7 +59,7 @@ while read -r var; do unset "$var"; done < <(env | awk -F= '/^(PF_|VIPS_|MAGICK_
 
 photo_dir="$here/cache/photos"
 work=${BENCH_WORK:-/tmp/pf-bench}
-mkdir -p "$work"
+bench_lock "$work"
 results_dir="$here/results"
 mkdir -p "$results_dir"
 
@@ -202,6 +204,8 @@ measure() {  # $1 workload, $2 tool, $3 repetition (0 = warm-up, not recorded)
 
 tools_a=(photoflux vipsthumbnail convert sharp sharp-exact)
 tools_b=(photoflux sharp sharp-exact)
+[[ $workloads == *A* ]] || tools_a=()
+[[ $workloads == *B* ]] || tools_b=()
 echo "run.sh: $n photos ($total_mp MP), $repeats runs each, photoflux $photoflux_sha" >&2
 for rep in $(seq 0 "$repeats"); do
     for t in "${tools_a[@]}"; do measure A "$t" "$rep"; done
@@ -222,12 +226,17 @@ spread() {  # $1 workload, $2 tool: "min-max" of the wall times
 json_field() {  # $1 file, $2 key
     node -e 'const fs = require("fs"); process.stdout.write(String(JSON.parse(fs.readFileSync(process.argv[1], "utf8"))[process.argv[2]]))' "$1" "$2"
 }
-sharp_version=$(json_field "$work/sharp-A.json" sharp)
-sharp_vips=$(json_field "$work/sharp-A.json" libvips)
+sharp_json="$work/sharp-${workloads:0:1}.json"
+sharp_version=$(json_field "$sharp_json" sharp)
+sharp_vips=$(json_field "$sharp_json" libvips)
 vt_version=$(vipsthumbnail --vips-version 2>/dev/null | head -n1 | awk '{ print $2 }')
 im_version=$(/usr/bin/convert -version | awk 'NR == 1 { print $3 }')
 pf_version=$("$PHOTOFLUX" version 2>/dev/null | head -n1)
-git_state=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+if [[ "$PHOTOFLUX" == "$work/photoflux" ]]; then
+    git_state="build/photoflux; the work tree was at $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+else
+    git_state="$PHOTOFLUX"
+fi
 
 table() {  # $1 workload, then the tools
     local w=$1
@@ -261,21 +270,25 @@ report="$results_dir/latest.md"
     echo
     echo "Machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores." \
         "$n photos, $total_mp MP in total. Median of $repeats runs; every tool on both cores."
-    echo "$pf_version (binary sha256 $photoflux_sha, built from a tree at $git_state), vipsthumbnail (libvips $vt_version)," \
+    echo "$pf_version (binary sha256 $photoflux_sha: $git_state), vipsthumbnail (libvips $vt_version)," \
         "ImageMagick $im_version, sharp $sharp_version (libvips $sharp_vips), Node.js $(node --version)."
     echo
-    echo "## A: one 400 px fit-inside JPEG q80 per photo"
-    echo
-    table A "${tools_a[@]}"
-    echo
-    verdict A
-    echo
-    echo "## B: the built-in recipe (320 px attention-cropped WebP + 1280 px progressive JPEG + manifest)"
-    echo
-    table B "${tools_b[@]}"
-    echo
-    verdict B
-    echo
+    if ((${#tools_a[@]})); then
+        echo "## A: one 400 px fit-inside JPEG q80 per photo"
+        echo
+        table A "${tools_a[@]}"
+        echo
+        verdict A
+        echo
+    fi
+    if ((${#tools_b[@]})); then
+        echo "## B: the built-in recipe (320 px attention-cropped WebP + 1280 px progressive JPEG + manifest)"
+        echo
+        table B "${tools_b[@]}"
+        echo
+        verdict B
+        echo
+    fi
     echo "\"photos/s vs photoflux\" is the tool's photos/s divided by photoflux's (above 1: faster than"
     echo "photoflux); \"peak RSS vs photoflux\" is the tool's peak RSS divided by photoflux's (above 1:"
     echo "more memory). \"cores busy\" is CPU time over wall time (2.00 = both cores all the time)."
@@ -290,5 +303,5 @@ report="$results_dir/latest.md"
 } >"$report"
 cp "$records" "$results_dir/latest.tsv"
 
-sed -n '/^## A/,/^## Every run/p' "$report" | sed '$d'
+sed -n '/^## [AB]:/,/^## Every run/p' "$report" | sed '$d'
 echo "run.sh: written to ${report#"$repo/"} (every run: ${results_dir#"$repo/"}/latest.tsv)" >&2

@@ -20,6 +20,7 @@ repo=$(cd "$here/.." && pwd)
 source "$here/lib.sh"
 while read -r var; do unset "$var"; done < <(env | awk -F= '/^(PF_|VIPS_)/ { print $1 }')
 
+bench_lock "${BENCH_WORK:-/tmp/pf-bench}"
 work=${BENCH_WORK:-/tmp/pf-bench}/stages
 mkdir -p "$work" "$here/results"
 # PHOTOFLUX=path measures another binary; default: a private copy of build/photoflux.
