@@ -111,14 +111,7 @@ if ((!report_only)); then
         "glibc build $(sha256sum "$work/photoflux-glibc" | cut -c1-12)" >"$results_dir/memory-builds.txt"
 fi
 
-thumb_recipe="$work/recipe-thumb.yaml"
-cat >"$thumb_recipe" <<'EOF'
-version: 1
-outputs:
-  - name: thumb
-    resize: { width: 400, height: 400, fit: inside }
-    format: { type: jpeg, quality: 80 }
-EOF
+thumb_recipe="$here/thumb-400.yaml"
 
 # A flat folder of N symlinks cycling through the photos; photoflux walks folders recursively
 # and follows symlinked files. (Builds before commit ac48a9f computed a symlinked file's output

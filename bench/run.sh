@@ -80,14 +80,7 @@ fi
 photoflux_sha=$(sha256sum "$PHOTOFLUX" | cut -c1-12)
 
 # Workload A as a photoflux recipe.
-recipe_a="$work/recipe-a.yaml"
-cat >"$recipe_a" <<'EOF'
-version: 1
-outputs:
-  - name: thumb
-    resize: { width: 400, height: 400, fit: inside }
-    format: { type: jpeg, quality: 80 }
-EOF
+recipe_a="$here/thumb-400.yaml"
 
 # The photo list for vipsthumbnail's two processes: biggest first, dealt out alternately.
 mapfile -t by_size < <(for p in "${photos[@]}"; do
