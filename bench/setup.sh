@@ -7,21 +7,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # libvips-tools: vipsthumbnail and vipsheader; imagemagick: /usr/bin/convert; time: GNU
-# /usr/bin/time, which reports peak RSS.
-packages=(libvips-tools imagemagick time)
-missing=()
-for p in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ "$status" == "install ok installed" ]] || missing+=("$p")
-done
-if ((${#missing[@]} > 0)); then
-    echo "bench/setup: installing ${missing[*]}" >&2
-    sudo=""
-    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# /usr/bin/time, which reports peak RSS. The project's installer takes extra packages.
+"$here/../scripts/setup.sh" libvips-tools imagemagick time
 
 # sharp 0.35 needs Node.js >= 20.9. The machine's Node.js is used; Debian 12's own nodejs
 # package (18.x) is too old, so it is not installed from here.

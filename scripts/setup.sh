@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every dependency Photoflux needs to build and test, from Debian 12 packages.
 # Idempotent: apt-get runs only when a package is missing, so `make run`/`make test` can call it
-# every time at no cost.
+# every time at no cost. Extra package names given as arguments are installed the same way
+# (bench/setup.sh uses that for the peer tools).
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,7 @@ packages=(
     googletest libgtest-dev libgmock-dev libimage-exiftool-perl
     # the default watermark font
     fonts-dejavu-core
+    "$@"
 )
 
 missing=()

@@ -48,6 +48,9 @@ std::string encode(const vips::VImage& image, const Encoding& encoding, bool str
 // `strip` and always writes an EXIF block; other encoders honour the metadata policy.
 std::string remove_webp_chunks(const std::string& webp, bool icc, bool exif, bool xmp);
 
+// The size after a clockwise rotation by a multiple of 90 degrees.
+Size rotated_size(Size size, int degrees);
+
 // The size after rotate and explicit crop, at full resolution (for planning before decoding).
 Size rotated_cropped_size(Size upright, const Output& output);
 

@@ -208,9 +208,7 @@ Result<ProcessResult> Processor::run_once(const PhotoSource& source, const Recip
     const double analysis_allowance = std::max(
         1.0, std::min(info.upright.width, info.upright.height) / double(kAnalysisMinSide));
     for (const Output& o : recipe.outputs()) {
-        Size rotated = (o.rotate == 90 || o.rotate == 270)
-                           ? Size{info.upright.height, info.upright.width}
-                           : info.upright;
+        Size rotated = rotated_size(info.upright, o.rotate);
         if (o.crop && !clip_crop(rotated, *o.crop)) {
             return make_error(ErrorCode::InvalidArgument,
                               name + ": output " + o.name + ": the crop lies outside the " +

@@ -6,10 +6,6 @@
 namespace pf::imaging {
 namespace {
 
-Size rotated(Size s, int degrees) {
-    return (degrees == 90 || degrees == 270) ? Size{s.height, s.width} : s;
-}
-
 std::vector<double> background_pixel(const vips::VImage& image, std::optional<Colour> colour,
                                      bool transparent) {
     Colour c = colour.value_or(Colour{255, 255, 255});
@@ -27,8 +23,12 @@ std::vector<double> background_pixel(const vips::VImage& image, std::optional<Co
 
 }  // namespace
 
+Size rotated_size(Size s, int degrees) {
+    return (degrees == 90 || degrees == 270) ? Size{s.height, s.width} : s;
+}
+
 Size rotated_cropped_size(Size upright, const Output& output) {
-    Size s = rotated(upright, output.rotate);
+    Size s = rotated_size(upright, output.rotate);
     if (output.crop) {
         if (auto r = clip_crop(s, *output.crop)) {
             return {r->width, r->height};
@@ -58,7 +58,7 @@ vips::VImage apply_crop(vips::VImage image, const OutputContext& ctx) {
     if (!ctx.output.crop) {
         return image;
     }
-    Size full = rotated(ctx.full, ctx.output.rotate);
+    Size full = rotated_size(ctx.full, ctx.output.rotate);
     auto region = clip_crop(full, *ctx.output.crop);
     if (!region) {
         return image;  // the processor refuses such outputs before decoding
