@@ -24,17 +24,13 @@ TEST_P(Broken, IsAClearCorruptInputError) {
 
 INSTANTIATE_TEST_SUITE_P(
     Hostile, Broken,
-    ::testing::Values("truncated.jpg", "truncated-progressive.jpg", "truncated.png",
+    ::testing::Values<std::string>("truncated.jpg", "truncated-progressive.jpg", "truncated.png",
                       "truncated-cmyk.jpg", "corrupt-cve-2017-2862.jpg",
                       "corrupt-no-quant-table.jpg", "corrupt-extraneous-bytes.jpg",
                       "corrupt-chunk-type.png", "corrupt-short.png", "corrupt-frame.gif",
                       "corrupt-no-frames.gif", "pillow-broken.png", "empty.jpg",
                       "not-an-image.jpg"),
-    [](const auto& test_info) {
-        std::string n = test_info.param;
-        for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-        return n;
-    });
+    testing::file_param_name);
 
 TEST(Corrupt, NonImagesAreUnsupportedWhateverTheirName) {
     auto r = testing::process(testing::data_path("hostile/not-an-image.jpg"), kThumb);

@@ -36,14 +36,10 @@ TEST_P(HugeHeaders, AreRefusedFromTheHeaderFastAndWithoutMemoryGrowth) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Hostile, HugeHeaders,
-                         ::testing::Values("claims-50000.png", "claims-50000.jpg",
+                         ::testing::Values<std::string>("claims-50000.png", "claims-50000.jpg",
                                            "huge-header.jpg", "huge-header.gif",
                                            "huge-header.png"),
-                         [](const auto& test_info) {
-                             std::string n = test_info.param;
-                             for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                             return n;
-                         });
+    testing::file_param_name);
 
 TEST(Limits, PixelLimitIsConfigurable) {
     config::ImagingConfig c;

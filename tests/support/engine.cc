@@ -71,6 +71,14 @@ int hash_distance(const vips::VImage& a, const vips::VImage& b) {
     return imaging::hamming_distance(phash(a), phash(b));
 }
 
+std::string file_param_name(const ::testing::TestParamInfo<std::string>& info) {
+    std::string name = info.param;
+    for (char& c : name) {
+        c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    }
+    return name;
+}
+
 std::vector<double> mean_of(const vips::VImage& image, int left, int top, int width, int height) {
     vips::VImage region = image.extract_area(left, top, width, height);
     std::vector<double> means;

@@ -5,6 +5,7 @@
 #include "config/imaging_config.h"
 #include "imaging/processor.h"
 
+#include <gtest/gtest.h>
 #include <vips/vips8>
 
 #include <string>
@@ -28,6 +29,9 @@ vips::VImage load_file(const std::string& path);  // upright (autorot), in memor
 // 64-bit DCT hash of an image (squashed to 32x32 grey) and the Hamming distance of two images.
 std::uint64_t phash(const vips::VImage& image);
 int hash_distance(const vips::VImage& a, const vips::VImage& b);
+
+// A test name from a file-name parameter ("huge-header.jpg" -> "huge_header_jpg").
+std::string file_param_name(const ::testing::TestParamInfo<std::string>& info);
 
 // Mean of each band over a region.
 std::vector<double> mean_of(const vips::VImage& image, int left, int top, int width, int height);
