@@ -13,10 +13,14 @@ packages=(
     libvips-dev libvips-tools
     # config, recipes, manifests, logs, command line
     libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+    # serve: HTTP (Boost.Beast/Asio), hashing and signatures (OpenSSL), the index (SQLite), XML
+    libboost-dev libssl-dev zlib1g-dev libsqlite3-dev libpugixml-dev
     # allocator: keeps RSS flat over thousands of photos (see docs/architecture.md)
     libjemalloc-dev
     # tests
     googletest libgtest-dev libgmock-dev libimage-exiftool-perl
+    # real S3 clients the serve tests drive (the aws CLI and boto3 come with the machine's Python)
+    s3cmd rclone nodejs
     # the default watermark font
     fonts-dejavu-core
     "$@"
