@@ -1,6 +1,7 @@
 // photoflux: one binary, one subcommand per mode. This file only parses the command line, loads
 // the configuration (the one place that reads the environment) and hands over.
 #include "app/process_command.h"
+#include "app/serve_command.h"
 #include "base/logging.h"
 #include "config/config.h"
 #include "imaging/recipe_parser.h"
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
     CLI::App* process = app.add_subcommand("process", "Process photos on this machine");
     pf::app::add_process_options(*process, process_options);
 
+    pf::app::ServeOptions serve_options;
+    CLI::App* serve = app.add_subcommand(
+        "serve", "Run Photoflux on this machine: the S3-compatible API over a local data directory");
+    pf::app::add_serve_options(*serve, serve_options);
+
     CLI::App* config_cmd =
         app.add_subcommand("config", "Print every setting with its default and variable");
     CLI::App* recipe_cmd = app.add_subcommand("recipe", "Print the built-in recipe");
@@ -63,6 +69,9 @@ int main(int argc, char** argv) {
 
     if (*process) {
         return pf::app::run_process(process_options, *config);
+    }
+    if (*serve) {
+        return pf::app::run_serve(serve_options, *config, read_environment());
     }
     if (*config_cmd) {
         std::cout << pf::config::describe_settings();

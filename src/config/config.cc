@@ -38,6 +38,32 @@ std::string parse_int(const std::string& text, Int min, Int max, Int& out) {
     return {};
 }
 
+// Builders for the common kinds of setting, so each row of the table says only what differs.
+Setting text_setting(std::string_view path, std::string_view env, std::string_view description,
+                     std::string ServeConfig::*member) {
+    return {path, env, description,
+            [member](const Config& c) { return c.serve.*member; },
+            [member](Config& c, const std::string& v) {
+                c.serve.*member = v;
+                return std::string();
+            }};
+}
+
+Setting millis_setting(std::string_view path, std::string_view env, std::string_view description,
+                       std::chrono::milliseconds ServeConfig::*member, long long min,
+                       long long max) {
+    return {path, env, description,
+            [member](const Config& c) { return std::to_string((c.serve.*member).count()); },
+            [member, min, max](Config& c, const std::string& v) {
+                long long ms = 0;
+                auto err = parse_int<long long>(v, min, max, ms);
+                if (err.empty()) {
+                    c.serve.*member = std::chrono::milliseconds(ms);
+                }
+                return err;
+            }};
+}
+
 const std::vector<Setting>& settings() {
     static const std::vector<Setting> table = {
         {"imaging.limits.max_input_bytes", "PF_IMAGING_MAX_INPUT_BYTES",
@@ -93,6 +119,90 @@ const std::vector<Setting>& settings() {
          [](Config& c, const std::string& v) {
              return parse_int<int>(v, 0, 1024, c.imaging.concurrency);
          }},
+        {"serve.listen", "PF_SERVE_LISTEN", "address and port of the API (host:port; port 0 = any)",
+         [](const Config& c) { return c.serve.listen; },
+         [](Config& c, const std::string& v) -> std::string {
+             auto colon = v.rfind(':');
+             if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) {
+                 return "must be host:port, e.g. 127.0.0.1:9000";
+             }
+             int port = 0;
+             if (auto err = parse_int<int>(v.substr(colon + 1), 0, 65535, port); !err.empty()) {
+                 return "port " + err;
+             }
+             c.serve.listen = v;
+             return {};
+         }},
+        text_setting("serve.data_dir", "PF_SERVE_DATA_DIR",
+                     "where objects, the index and generated credentials are kept",
+                     &ServeConfig::data_dir),
+        text_setting("serve.access_key_id", "PF_SERVE_ACCESS_KEY_ID",
+                     "access key of the API (empty: PHOTOFLUX_ACCESS_KEY_ID, else generated)",
+                     &ServeConfig::access_key_id),
+        text_setting("serve.secret_access_key", "PF_SERVE_SECRET_ACCESS_KEY",
+                     "secret of the API (empty: PHOTOFLUX_SECRET_ACCESS_KEY, else generated)",
+                     &ServeConfig::secret_access_key),
+        text_setting("serve.region", "PF_SERVE_REGION", "the region the S3 API reports",
+                     &ServeConfig::region),
+        text_setting("serve.virtual_host_domains", "PF_SERVE_VIRTUAL_HOST_DOMAINS",
+                     "base domains for virtual-hosted addressing (<bucket>.<domain>), comma-separated",
+                     &ServeConfig::virtual_host_domains),
+        text_setting("serve.default_bucket", "PF_SERVE_DEFAULT_BUCKET",
+                     "bucket created on first start (empty: none)", &ServeConfig::default_bucket),
+        text_setting("serve.public_read_buckets", "PF_SERVE_PUBLIC_READ_BUCKETS",
+                     "buckets anyone may read without credentials, comma-separated",
+                     &ServeConfig::public_read_buckets),
+        text_setting("serve.cors.allowed_origins", "PF_SERVE_CORS_ALLOWED_ORIGINS",
+                     "origins browsers may call the API from (* = any), comma-separated",
+                     &ServeConfig::cors_allowed_origins),
+        text_setting("serve.cors.allowed_methods", "PF_SERVE_CORS_ALLOWED_METHODS",
+                     "methods allowed cross-origin, comma-separated",
+                     &ServeConfig::cors_allowed_methods),
+        text_setting("serve.cors.allowed_headers", "PF_SERVE_CORS_ALLOWED_HEADERS",
+                     "request headers allowed cross-origin (* = any), comma-separated",
+                     &ServeConfig::cors_allowed_headers),
+        text_setting("serve.cors.expose_headers", "PF_SERVE_CORS_EXPOSE_HEADERS",
+                     "response headers scripts may read (ETag is needed for multipart uploads)",
+                     &ServeConfig::cors_expose_headers),
+        {"serve.cors.max_age_seconds", "PF_SERVE_CORS_MAX_AGE_SECONDS",
+         "how long browsers may cache a preflight answer",
+         [](const Config& c) { return std::to_string(c.serve.cors_max_age_seconds); },
+         [](Config& c, const std::string& v) {
+             return parse_int<int>(v, 0, 86400, c.serve.cors_max_age_seconds);
+         }},
+        {"serve.limits.max_object_bytes", "PF_SERVE_MAX_OBJECT_BYTES",
+         "largest single PUT, POST or part, in bytes",
+         [](const Config& c) { return std::to_string(c.serve.max_object_bytes); },
+         [](Config& c, const std::string& v) {
+             return parse_int<std::uint64_t>(v, 1, 5ull << 30, c.serve.max_object_bytes);
+         }},
+        {"serve.limits.min_free_disk_bytes", "PF_SERVE_MIN_FREE_DISK_BYTES",
+         "writes are refused with 503 while the data disk has less free space than this",
+         [](const Config& c) { return std::to_string(c.serve.min_free_disk_bytes); },
+         [](Config& c, const std::string& v) {
+             return parse_int<std::uint64_t>(v, 0, 1ull << 50, c.serve.min_free_disk_bytes);
+         }},
+        millis_setting("serve.limits.max_clock_skew_ms", "PF_SERVE_MAX_CLOCK_SKEW_MS",
+                       "largest difference between a signed request's time and the server's",
+                       &ServeConfig::max_clock_skew, 1000, 7LL * 24 * 3600 * 1000),
+        {"serve.limits.max_connections", "PF_SERVE_MAX_CONNECTIONS",
+         "connections served at once; more are answered 503",
+         [](const Config& c) { return std::to_string(c.serve.max_connections); },
+         [](Config& c, const std::string& v) {
+             return parse_int<int>(v, 1, 100000, c.serve.max_connections);
+         }},
+        millis_setting("serve.limits.header_timeout_ms", "PF_SERVE_HEADER_TIMEOUT_MS",
+                       "time a client has to send a request's headers",
+                       &ServeConfig::header_timeout, 100, 3'600'000),
+        millis_setting("serve.limits.idle_timeout_ms", "PF_SERVE_IDLE_TIMEOUT_MS",
+                       "how long an idle keep-alive connection is kept",
+                       &ServeConfig::idle_timeout, 100, 3'600'000),
+        millis_setting("serve.limits.body_timeout_ms", "PF_SERVE_BODY_TIMEOUT_MS",
+                       "longest pause in a request body or response before the connection is dropped",
+                       &ServeConfig::body_timeout, 100, 3'600'000),
+        millis_setting("serve.limits.shutdown_grace_ms", "PF_SERVE_SHUTDOWN_GRACE_MS",
+                       "time in-flight requests get to finish on SIGTERM",
+                       &ServeConfig::shutdown_grace, 0, 3'600'000),
     };
     return table;
 }

@@ -5,6 +5,7 @@
 
 #include "base/result.h"
 #include "config/imaging_config.h"
+#include "config/serve_config.h"
 
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@ namespace pf::config {
 
 struct Config {
     ImagingConfig imaging;
+    ServeConfig serve;
 };
 
 using Environment = std::map<std::string, std::string>;

@@ -1,0 +1,247 @@
+#include "app/serve_command.h"
+
+#include "app/credentials.h"
+#include "base/file_io.h"
+#include "base/logging.h"
+#include "http/server.h"
+#include "s3api/s3_service.h"
+#include "storage/disk_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <thread>
+
+namespace pf::app {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+    static auto log = component_logger("serve");
+    return log;
+}
+
+// The secret given to `photoflux serve` itself, looked up by the S3 API's authenticator.
+class SingleKeyCredentials : public s3api::CredentialStore {
+public:
+    explicit SingleKeyCredentials(ApiCredentials credentials) : credentials_(std::move(credentials)) {}
+    std::optional<std::string> secret_for(std::string_view access_key_id) const override {
+        if (access_key_id == credentials_.access_key_id) {
+            return credentials_.secret_access_key;
+        }
+        return std::nullopt;
+    }
+
+private:
+    ApiCredentials credentials_;
+};
+
+void reply_json(http::Response& response, int status, const nlohmann::json& body) {
+    std::string text = body.dump() + "\n";
+    if (response.start(status, {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}},
+                       text.size())) {
+        (void)response.write(text);
+    }
+}
+
+// Everything under the reserved /_/ prefix that is not an AWS API. Health answers 200 while the
+// store accepts writes, 503 with the reason when it stopped (failed fsync).
+void handle_internal(const http::Request& request, http::Response& response,
+                     storage::ObjectStore& store) {
+    auto path = request.path();
+    if (path == "/_/health" || path == "/_/ready") {
+        auto writable = store.writable();
+        if (!writable) {
+            reply_json(response, 503,
+                       {{"status", "degraded"}, {"reason", writable.error().client_message()}});
+            return;
+        }
+        reply_json(response, 200, {{"status", "ok"}});
+        return;
+    }
+    reply_json(response, 404, {{"error", "not found"}, {"path", std::string(path)}});
+}
+
+std::vector<std::string> list_setting(const std::string& text) { return s3api::split_list(text); }
+
+s3api::S3Options s3_options(const config::ServeConfig& serve) {
+    s3api::S3Options options;
+    options.region = serve.region;
+    options.addressing.virtual_host_domains = list_setting(serve.virtual_host_domains);
+    options.cors.allowed_origins = list_setting(serve.cors_allowed_origins);
+    options.cors.allowed_methods = list_setting(serve.cors_allowed_methods);
+    options.cors.allowed_headers = list_setting(serve.cors_allowed_headers);
+    options.cors.expose_headers = list_setting(serve.cors_expose_headers);
+    options.cors.max_age_seconds = serve.cors_max_age_seconds;
+    for (auto& bucket : list_setting(serve.public_read_buckets)) {
+        options.public_read_buckets.insert(bucket);
+    }
+    options.max_object_bytes = serve.max_object_bytes;
+    options.auth.max_clock_skew = serve.max_clock_skew;
+    return options;
+}
+
+std::string display_host(const std::string& host) {
+    if (host == "0.0.0.0" || host.empty()) return "127.0.0.1";
+    if (host == "::") return "[::1]";
+    if (host.find(':') != std::string::npos) return "[" + host + "]";
+    return host;
+}
+
+void print_banner(const std::string& url, const config::ServeConfig& serve,
+                  const std::filesystem::path& data_dir, const ApiCredentials& credentials,
+                  bool print_secret) {
+    bool show = print_secret || credentials.source == ApiCredentials::Source::Generated;
+    std::string secret_note;
+    switch (credentials.source) {
+    case ApiCredentials::Source::Generated:
+        secret_note = "(generated now, kept in " + credentials.file.string() + ")";
+        break;
+    case ApiCredentials::Source::File:
+        secret_note = "(kept in " + credentials.file.string() + ")";
+        break;
+    case ApiCredentials::Source::Environment: secret_note = "(from PHOTOFLUX_SECRET_ACCESS_KEY)"; break;
+    case ApiCredentials::Source::Config: secret_note = "(from the config file)"; break;
+    }
+    std::string secret = show ? credentials.secret_access_key : "<secret " + secret_note + ">";
+    std::string bucket = serve.default_bucket.empty() ? "BUCKET" : serve.default_bucket;
+    std::cout << "Photoflux is serving the S3 API at " << url << "\n"
+              << "  data:          " << data_dir.string() << "\n"
+              << "  bucket:        " << bucket << "\n"
+              << "  access key id: " << credentials.access_key_id << "\n"
+              << "  secret key:    " << (show ? credentials.secret_access_key + "  " + secret_note : secret)
+              << "\n"
+              << "  try:           AWS_ACCESS_KEY_ID=" << credentials.access_key_id
+              << " AWS_SECRET_ACCESS_KEY=" << (show ? credentials.secret_access_key : "...")
+              << " aws --endpoint-url " << url << " s3 cp photo.jpg s3://" << bucket << "/\n"
+              << "Stop with Ctrl-C (in-flight requests finish first)." << std::endl;
+}
+
+}  // namespace
+
+void add_serve_options(CLI::App& command, ServeOptions& options) {
+    command.add_option("--data-dir", options.data_dir, "Where objects and the index are kept "
+                                                       "(default: serve.data_dir, ./photoflux-data)");
+    command.add_option("--listen", options.listen, "HOST:PORT to listen on (default 127.0.0.1:9000; "
+                                                   "port 0 picks a free one)");
+    command.add_option("--ready-file", options.ready_file,
+                       "Write the base URL to this file once requests are accepted");
+    command.add_flag("--print-credentials", options.print_credentials,
+                     "Print the secret key in the start-up banner even when it was not just "
+                     "generated");
+}
+
+int run_serve(const ServeOptions& options, config::Config config, const config::Environment& env) {
+    auto& serve = config.serve;
+    if (!options.data_dir.empty()) serve.data_dir = options.data_dir;
+    if (!options.listen.empty()) serve.listen = options.listen;
+
+    auto colon = serve.listen.rfind(':');
+    std::string host = serve.listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    int port = std::atoi(serve.listen.c_str() + colon + 1);
+    if (colon == std::string::npos || port < 0 || port > 65535) {
+        std::cerr << "photoflux serve: --listen must be HOST:PORT, got " << serve.listen << "\n";
+        return 2;
+    }
+
+    std::error_code ec;
+    std::filesystem::path data_dir = std::filesystem::absolute(serve.data_dir, ec);
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) {
+        std::cerr << "photoflux serve: cannot create the data directory " << data_dir << ": "
+                  << ec.message() << "\n";
+        return 2;
+    }
+    ::chmod(data_dir.c_str(), 0700);
+
+    // Signals are taken by one thread (sigwait); every thread created after this inherits the
+    // mask, so no request thread is ever interrupted by them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    storage::DiskStoreOptions store_options;
+    store_options.root = data_dir;
+    store_options.min_free_bytes = serve.min_free_disk_bytes;
+    auto store = storage::DiskStore::open(store_options);
+    if (!store) {
+        std::cerr << "photoflux serve: cannot open the store in " << data_dir << ": "
+                  << store.error().message << "\n";
+        return 2;
+    }
+    if (!serve.default_bucket.empty()) {
+        auto buckets = (*store)->list_buckets();
+        if (buckets && buckets->empty()) {
+            if (auto created = (*store)->create_bucket(serve.default_bucket, serve.region); !created) {
+                std::cerr << "photoflux serve: cannot create bucket " << serve.default_bucket << ": "
+                          << created.error().message << "\n";
+                return 2;
+            }
+        }
+    }
+
+    auto credentials = resolve_credentials(serve, env, data_dir);
+    if (!credentials) {
+        std::cerr << "photoflux serve: " << credentials.error().message << "\n";
+        return 2;
+    }
+    SingleKeyCredentials credential_store(*credentials);
+    s3api::S3Service s3(**store, credential_store, s3_options(serve));
+    storage::ObjectStore& store_ref = **store;
+
+    http::ServerLimits limits;
+    limits.max_connections = static_cast<std::size_t>(serve.max_connections);
+    limits.header_timeout = serve.header_timeout;
+    limits.idle_timeout = serve.idle_timeout;
+    limits.body_progress_timeout = serve.body_timeout;
+    limits.write_timeout = serve.body_timeout;
+    limits.shutdown_grace = serve.shutdown_grace;
+    auto server = http::Server::listen(
+        host, static_cast<std::uint16_t>(port), limits,
+        [&](const http::Request& request, http::RequestBody& body, http::Response& response) {
+            if (request.path().starts_with("/_/") || request.path() == "/_") {
+                handle_internal(request, response, store_ref);
+                return;
+            }
+            s3.handle(request, body, response);
+        });
+    if (!server) {
+        std::cerr << "photoflux serve: cannot listen on " << serve.listen << ": "
+                  << server.error().message << "\n";
+        return 2;
+    }
+    std::string url = "http://" + display_host(host) + ":" + std::to_string((*server)->port());
+
+    std::thread signal_thread([&signals, srv = server->get()] {
+        int received = 0;
+        sigwait(&signals, &received);
+        logger()->info("signal={} stopping: no new connections, in-flight requests finish", received);
+        srv->stop();
+        sigwait(&signals, &received);
+        logger()->warn("second signal={}: exiting without waiting", received);
+        std::_Exit(1);
+    });
+    signal_thread.detach();
+
+    print_banner(url, serve, data_dir, *credentials, options.print_credentials);
+    if (!options.ready_file.empty()) {
+        if (auto written = write_file_atomic(options.ready_file, url + "\n"); !written) {
+            std::cerr << "photoflux serve: cannot write the ready file: " << written.error().message
+                      << "\n";
+            return 2;
+        }
+    }
+    logger()->info("listening url={} data_dir={}", url, data_dir.string());
+    (*server)->run();
+    logger()->info("stopped");
+    return 0;
+}
+
+}  // namespace pf::app

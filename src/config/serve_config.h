@@ -1,0 +1,45 @@
+// Settings of `photoflux serve`: where it listens and keeps data, its credentials, the S3 API's
+// policy (region, virtual-host domain, CORS, public buckets) and the limits that protect it from
+// slow or hostile clients. Lists are comma-separated so every setting stays one value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace pf::config {
+
+struct ServeConfig {
+    std::string listen = "127.0.0.1:9000";
+    std::string data_dir = "photoflux-data";
+    // Empty: taken from PHOTOFLUX_ACCESS_KEY_ID/PHOTOFLUX_SECRET_ACCESS_KEY, else generated on
+    // first start and kept in <data_dir>/credentials.json (mode 0600).
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string region = "us-east-1";
+    // Base domains for virtual-hosted addressing: <bucket>.<domain>[:port].
+    std::string virtual_host_domains = "localhost";
+    std::string default_bucket = "photos";
+    // Buckets anyone may read without credentials (objects and listings).
+    std::string public_read_buckets;
+
+    std::string cors_allowed_origins = "*";
+    std::string cors_allowed_methods = "GET,PUT,POST,DELETE,HEAD";
+    std::string cors_allowed_headers = "*";
+    std::string cors_expose_headers =
+        "ETag,x-amz-request-id,x-amz-id-2,x-amz-version-id,x-amz-checksum-crc32,"
+        "x-amz-checksum-crc32c,x-amz-checksum-crc64nvme,x-amz-checksum-sha1,x-amz-checksum-sha256";
+    int cors_max_age_seconds = 3600;
+
+    std::uint64_t max_object_bytes = 5ull << 30;  // single PUT / POST / part, as on S3
+    std::chrono::milliseconds max_clock_skew{15 * 60 * 1000};
+    std::uint64_t min_free_disk_bytes = 64ull << 20;  // writes refused (503) below this
+
+    int max_connections = 1024;
+    std::chrono::milliseconds header_timeout{30'000};
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::chrono::milliseconds body_timeout{60'000};
+    std::chrono::milliseconds shutdown_grace{30'000};
+};
+
+}  // namespace pf::config
