@@ -4,7 +4,7 @@
 # `make build` leaves the binary at build/photoflux.
 
 JOBS ?= $(shell nproc)
-RUN_OUT ?= out
+RUN_DATA ?= photoflux-data
 
 .PHONY: setup build run test test-debug bench format clean
 
@@ -15,10 +15,10 @@ build: setup
 	@cmake --preset release >/dev/null
 	@cmake --build build -j$(JOBS)
 
-# Until `photoflux serve` exists, the main job is processing the bundled sample photos.
+# The embedded default: the S3-compatible API on 127.0.0.1:9000 over ./photoflux-data. The banner
+# prints the URL, the credentials and a ready-to-paste `aws s3 cp` line. Ctrl-C stops it.
 run: build
-	@./build/photoflux process tests/data/photos --out $(RUN_OUT)
-	@echo "Results: $(abspath $(RUN_OUT))/<photo>/ (derivatives + manifest.json per photo)"
+	@./build/photoflux --log-level info serve --data-dir $(RUN_DATA) --print-credentials
 
 test: build
 	@cd build && ctest --output-on-failure -j$(JOBS)
