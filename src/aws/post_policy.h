@@ -19,7 +19,7 @@ struct PostPolicy {
     std::chrono::system_clock::time_point expiration;
     enum class Match { Exact, StartsWith };
     struct FieldCondition {
-        std::string field;  // lowercase, without '$' ("key", "content-type", "x-amz-meta-uuid")
+        std::string field; // lowercase, without '$' ("key", "content-type", "x-amz-meta-uuid")
         Match match = Match::Exact;
         std::string value;
     };
@@ -46,4 +46,4 @@ Result<void> check_post_policy_fields(const PostPolicy& policy, const FormFields
 // LimitExceeded (EntityTooSmall) below.
 Result<void> check_post_policy_size(const PostPolicy& policy, std::uint64_t file_size);
 
-}  // namespace pf::aws
+} // namespace pf::aws

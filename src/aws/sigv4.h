@@ -4,8 +4,8 @@
 // SignedHeaders list. Streaming chunk and trailer signatures and POST-policy signatures too.
 #pragma once
 
-#include "base/result.h"
 #include "aws/uri_encoding.h"
+#include "base/result.h"
 
 #include <chrono>
 #include <optional>
@@ -23,7 +23,7 @@ inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 
 // "20130524/us-east-1/s3/aws4_request"
 struct CredentialScope {
-    std::string date;  // yyyymmdd
+    std::string date; // yyyymmdd
     std::string region;
     std::string service;
     std::string to_string() const;
@@ -34,12 +34,12 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct CanonicalRequestInput {
     std::string method;
-    std::string path;        // decoded path ("/bucket/a b.jpg")
-    bool s3_path_rules = true;  // S3: encode once, no normalisation; others: normalise, twice
-    QueryParams query;       // decoded pairs; X-Amz-Signature must already be left out
-    HeaderList headers;      // all request headers (lowercase names)
-    std::vector<std::string> signed_headers;  // lowercase, as the client listed them
-    std::string payload_hash;  // hex, UNSIGNED-PAYLOAD or STREAMING-...
+    std::string path;          // decoded path ("/bucket/a b.jpg")
+    bool s3_path_rules = true; // S3: encode once, no normalisation; others: normalise, twice
+    QueryParams query;         // decoded pairs; X-Amz-Signature must already be left out
+    HeaderList headers;        // all request headers (lowercase names)
+    std::vector<std::string> signed_headers; // lowercase, as the client listed them
+    std::string payload_hash;                // hex, UNSIGNED-PAYLOAD or STREAMING-...
 };
 
 // The canonical request text. Signed headers missing from `headers` canonicalise as empty values
@@ -68,8 +68,8 @@ Result<std::pair<std::string, CredentialScope>> parse_credential(std::string_vie
 // signature chains from the previous one, starting at the request's seed signature.
 class ChunkSignatureChain {
 public:
-    ChunkSignatureChain(std::string signing_key_bytes, std::string amz_date,
-                        CredentialScope scope, std::string seed_signature);
+    ChunkSignatureChain(std::string signing_key_bytes, std::string amz_date, CredentialScope scope,
+                        std::string seed_signature);
     // Signature the next chunk must carry, given its data's SHA-256 (hex); advances the chain.
     std::string next_chunk_signature(std::string_view chunk_sha256_hex);
     // Signature of the trailer block ("name:value\n" lines), after the final chunk.
@@ -87,20 +87,22 @@ private:
 struct SigningCredentials {
     std::string access_key_id;
     std::string secret_access_key;
-    std::string session_token;  // empty when none
+    std::string session_token; // empty when none
 };
 struct SignRequest {
     std::string method;
-    std::string path;  // decoded
+    std::string path; // decoded
     QueryParams query;
-    HeaderList headers;  // lowercase names; must contain "host"
+    HeaderList headers; // lowercase names; must contain "host"
     std::string payload_hash;
     std::string region;
     std::string service;
     std::chrono::system_clock::time_point now;
 };
 // Returns the headers to add (x-amz-date, [x-amz-content-sha256], [x-amz-security-token],
-// authorization).
+// authorization). Signs every header in `headers` except the ones an HTTP client or proxy may
+// set or rewrite (content-length, transfer-encoding, expect, user-agent, connection, ...). An
+// empty payload_hash means an empty body.
 HeaderList sign_request(const SignRequest& request, const SigningCredentials& credentials);
 // Presigned URL query parameters (including X-Amz-Signature) for a request signed on `host` only.
 QueryParams presign_query(const SignRequest& request, const SigningCredentials& credentials,
@@ -110,4 +112,4 @@ QueryParams presign_query(const SignRequest& request, const SigningCredentials& 
 std::string post_policy_signature(std::string_view secret_access_key, const CredentialScope& scope,
                                   std::string_view policy_base64);
 
-}  // namespace pf::aws
+} // namespace pf::aws

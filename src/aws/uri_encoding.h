@@ -26,4 +26,4 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // "a=1&b&c=x%20y" -> {{"a","1"},{"b",""},{"c","x y"}}; nullopt on a malformed escape.
 std::optional<QueryParams> parse_query(std::string_view query);
 
-}  // namespace pf::aws
+} // namespace pf::aws

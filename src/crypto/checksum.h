@@ -5,6 +5,7 @@
 
 #include "base/result.h"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,4 +54,16 @@ std::string checksum_base64(ChecksumAlgorithm algorithm, std::string_view bytes)
 Result<std::string> composite_checksum(ChecksumAlgorithm algorithm,
                                        const std::vector<std::string>& part_checksums_base64);
 
-}  // namespace pf::crypto
+// One part of a multipart object for full_object_checksum: its base64 checksum and its size.
+struct PartChecksum {
+    std::string checksum_base64;
+    std::uint64_t size = 0;
+};
+
+// FULL_OBJECT multipart checksum: the checksum of the whole object, derived from the parts' CRCs
+// and sizes (no re-read). CRC family only; InvalidArgument for SHA1/SHA256 or a malformed part
+// checksum.
+Result<std::string> full_object_checksum(ChecksumAlgorithm algorithm,
+                                         const std::vector<PartChecksum>& parts);
+
+} // namespace pf::crypto

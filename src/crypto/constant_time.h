@@ -8,4 +8,4 @@ namespace pf::crypto {
 
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-}  // namespace pf::crypto
+} // namespace pf::crypto

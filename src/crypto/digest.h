@@ -30,6 +30,11 @@ protected:
     std::unique_ptr<State> state_;
 };
 
+// Defined for these sizes only, in digest.cc (where OpenSSL is).
+extern template class Hasher<16>;
+extern template class Hasher<20>;
+extern template class Hasher<32>;
+
 class Md5 : public Hasher<16> {
 public:
     Md5();
@@ -51,4 +56,4 @@ Digest<32> hmac_sha256(std::string_view key, std::string_view message);
 // Convenience for SigV4: lowercase hex of SHA-256.
 std::string sha256_hex(std::string_view bytes);
 
-}  // namespace pf::crypto
+} // namespace pf::crypto

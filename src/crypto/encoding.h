@@ -32,4 +32,4 @@ std::string as_bytes(const std::array<std::uint8_t, N>& digest) {
     return std::string(reinterpret_cast<const char*>(digest.data()), N);
 }
 
-}  // namespace pf::crypto
+} // namespace pf::crypto

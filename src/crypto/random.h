@@ -13,4 +13,4 @@ std::string random_hex(std::size_t count);
 // A string of `length` characters drawn uniformly from `alphabet` (rejection sampling, no bias).
 std::string random_string(std::size_t length, std::string_view alphabet);
 
-}  // namespace pf::crypto
+} // namespace pf::crypto
