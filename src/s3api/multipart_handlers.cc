@@ -281,7 +281,7 @@ void S3Service::complete_multipart(Exchange& x) {
     if (!algorithm_name.empty()) {
         algorithm = crypto::parse_checksum_algorithm(algorithm_name);
     }
-    if (algorithm && upload->metadata.checksum_type == "COMPOSITE") {
+    if (algorithm) {
         for (const auto& c : part_checksums) {
             if (c.empty()) {
                 return x.reply_error(s3_error("InvalidRequest",
@@ -290,11 +290,22 @@ void S3Service::complete_multipart(Exchange& x) {
                                                   "checksum for each part."));
             }
         }
-        auto composite = crypto::composite_checksum(*algorithm, part_checksums);
-        if (!composite) {
-            return x.reply_error(s3_error("InvalidRequest", composite.error().message));
+        // Composite: a checksum of the parts' checksums. Full object (CRC family): the parts'
+        // CRCs combined arithmetically, so the object is never read again.
+        Result<std::string> combined = std::string();
+        if (upload->metadata.checksum_type == "COMPOSITE") {
+            combined = crypto::composite_checksum(*algorithm, part_checksums);
+        } else {
+            std::vector<crypto::PartChecksum> with_sizes;
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                with_sizes.push_back({part_checksums[i], by_number[parts[i].number]->size});
+            }
+            combined = crypto::full_object_checksum(*algorithm, with_sizes);
         }
-        checksum_value = *composite;
+        if (!combined) {
+            return x.reply_error(s3_error("InvalidRequest", combined.error().message));
+        }
+        checksum_value = *combined;
     }
 
     storage::PutConditions conditions;
@@ -304,9 +315,8 @@ void S3Service::complete_multipart(Exchange& x) {
     if (auto match = x.req.header("if-match")) {
         conditions.if_match = unquoted(*match);
     }
-    bool full_object = algorithm && upload->metadata.checksum_type == "FULL_OBJECT";
     auto before_commit = [&](const storage::BodyDigest&, storage::ObjectMetadata& m) -> Result<void> {
-        if (algorithm && !full_object) {
+        if (algorithm) {
             m.checksum_value = checksum_value;
         }
         return {};
@@ -319,20 +329,6 @@ void S3Service::complete_multipart(Exchange& x) {
             return x.reply_error(s3_error("InvalidPart").with("UploadId", upload_id));
         }
         return x.reply_error(s3_error_from(info.error(), "NoSuchUpload").with("UploadId", upload_id));
-    }
-    if (full_object) {
-        // Computed after assembly by reading the object once; only clients that asked for a
-        // full-object checksum pay for it.
-        auto reader = store_.open_object(x.req.bucket, x.req.key);
-        if (reader) {
-            ChecksumTap tap(**reader, algorithm);
-            static thread_local char buffer[256 * 1024];
-            while (true) {
-                auto n = tap.read(buffer);
-                if (!n || *n == 0) break;
-            }
-            checksum_value = tap.finish();
-        }
     }
     XmlWriter xml;
     xml.open("CompleteMultipartUploadResult", kS3Namespace)

@@ -150,7 +150,8 @@ Result<std::size_t> Payload::read(std::span<char> out) {
     if (!n) {
         if (chunked_) {
             auto code = aws::aws_chunked_error_code(n.error());
-            return fail(s3_error(code, std::string(n.error().client_message())), n.error().code);
+            return fail(s3_error(code, std::string(aws::aws_chunked_error_message(n.error()))),
+                        n.error().code);
         }
         if (n.error().code == ErrorCode::Timeout) {
             return fail(s3_error("RequestTimeout"), ErrorCode::Timeout);
