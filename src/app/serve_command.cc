@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 
@@ -89,6 +90,23 @@ std::string display_host(const std::string& host) {
     if (host == "::") return "[::1]";
     if (host.find(':') != std::string::npos) return "[" + host + "]";
     return host;
+}
+
+// Each connection holds four descriptors (socket, epoll, eventfd, timerfd); Debian's default soft
+// limit of 1024 would cap serve near 250 connections, so the soft limit is raised toward the hard.
+void raise_descriptor_limit(std::size_t max_connections) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    rlim_t wanted = static_cast<rlim_t>(4 * max_connections + 256);
+    if (limit.rlim_cur < wanted) {
+        limit.rlim_cur = std::min(wanted, limit.rlim_max);
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted) {
+            logger()->warn("descriptor limit {} is below the {} that {} connections need",
+                           limit.rlim_cur, wanted, max_connections);
+        }
+    }
 }
 
 void print_banner(const std::string& url, const config::ServeConfig& serve,
@@ -196,6 +214,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     s3api::S3Service s3(**store, credential_store, s3_options(serve));
     storage::ObjectStore& store_ref = **store;
 
+    raise_descriptor_limit(static_cast<std::size_t>(serve.max_connections));
     http::ServerLimits limits;
     limits.max_connections = static_cast<std::size_t>(serve.max_connections);
     limits.header_timeout = serve.header_timeout;
