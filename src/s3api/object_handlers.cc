@@ -174,9 +174,6 @@ void S3Service::get_object(Exchange& x, bool head) {
                                  std::to_string(range.first + range.length - 1) + "/" +
                                  std::to_string(info.size));
     }
-    if (!info.part_sizes.empty() && !x.req.has("partNumber")) {
-        headers.emplace_back("x-amz-mp-parts-count", std::to_string(info.part_sizes.size()));
-    }
     headers.emplace_back("Accept-Ranges", "bytes");
 
     auto meta_headers = metadata_headers(info.metadata);
