@@ -94,7 +94,8 @@ void S3Service::put_object(Exchange& x) {
         if (payload.failure()) return x.reply_error(*payload.failure());
         if (commit_failure) return x.reply_error(*commit_failure);
         if (info.error().code == ErrorCode::NotFound) {
-            return x.reply_error(s3_error("NoSuchBucket").with("BucketName", x.req.bucket));
+            // With If-Match, a missing key is S3's 404 NoSuchKey; otherwise the bucket is missing.
+            return x.reply_error(not_found(store_, x.req.bucket, x.req.key));
         }
         if (info.error().code == ErrorCode::PreconditionFailed) {
             return x.reply_error(s3_error("PreconditionFailed")

@@ -1,7 +1,7 @@
 // ObjectStore: buckets, objects and multipart uploads, with S3's semantics where they belong to the
-// data (atomic visibility of a put, MD5 ETags, multipart ETags, byte-order listings) and none of its
-// protocol (no XML, no auth, no headers). DiskStore is the implementation serve uses; the contract
-// tests in tests/storage run against every implementation.
+// data (atomic visibility of a put, MD5 ETags, multipart ETags, byte-order listings) and none of
+// its protocol (no XML, no auth, no headers). DiskStore is the implementation serve uses; the
+// contract tests in tests/storage run against every implementation.
 //
 // Durability contract: when put_object / complete_multipart returns success, the object's bytes
 // and its index entry are on stable storage. A failed or interrupted write leaves nothing visible.
@@ -44,7 +44,7 @@ struct ObjectInfo {
     std::string bucket;
     std::string key;
     std::uint64_t size = 0;
-    std::string etag;  // unquoted: 32 hex chars, or "<hex>-<parts>" for multipart objects
+    std::string etag;         // unquoted: 32 hex chars, or "<hex>-<parts>" for multipart objects
     TimePoint last_modified;  // whole seconds (S3 headers and XML must agree; sync compares)
     ObjectMetadata metadata;
     // For objects made by multipart upload: the size of each part, in order (GET ?partNumber=N).
@@ -69,8 +69,10 @@ struct BodyDigest {
 using BeforeCommit = std::function<Result<void>(const BodyDigest&, ObjectMetadata&)>;
 
 struct PutConditions {
-    bool if_none_match_any = false;       // If-None-Match: * -> PreconditionFailed if it exists
-    std::optional<std::string> if_match;  // unquoted ETag the current object must have
+    bool if_none_match_any = false;  // If-None-Match: * -> PreconditionFailed if it exists
+    // ETag the current object must have (quotes ignored; "*": any). No object: NotFound, as S3
+    // answers 404 NoSuchKey.
+    std::optional<std::string> if_match;
 };
 
 // Byte-order listing (keys compared as raw bytes).
@@ -123,7 +125,8 @@ public:
     virtual ~ObjectStore() = default;
 
     // Buckets
-    virtual Result<BucketInfo> create_bucket(const std::string& name, const std::string& region) = 0;
+    virtual Result<BucketInfo> create_bucket(const std::string& name,
+                                             const std::string& region) = 0;
     virtual Result<BucketInfo> head_bucket(const std::string& name) = 0;
     virtual Result<std::vector<BucketInfo>> list_buckets() = 0;
     // PreconditionFailed when not empty (objects or multipart uploads in progress).
@@ -133,6 +136,9 @@ public:
                                            const std::string& document) = 0;
     virtual Result<std::optional<std::string>> get_bucket_config(const std::string& bucket,
                                                                  const std::string& name) = 0;
+    // Removes a configuration document (DeleteBucketCors, ...); true when one existed.
+    virtual Result<bool> delete_bucket_config(const std::string& bucket,
+                                              const std::string& name) = 0;
 
     // Objects
     virtual Result<ObjectInfo> put_object(const std::string& bucket, const std::string& key,
@@ -171,17 +177,17 @@ public:
                                                      const std::string& upload_id, int after_part,
                                                      std::size_t max_parts) = 0;
     // Uploads in (key, upload id) order after the given markers.
-    virtual Result<std::vector<UploadInfo>> list_multipart_uploads(
-        const std::string& bucket, const std::string& prefix, const std::string& key_marker,
-        const std::string& upload_id_marker, std::size_t max_uploads) = 0;
+    virtual Result<std::vector<UploadInfo>>
+    list_multipart_uploads(const std::string& bucket, const std::string& prefix,
+                           const std::string& key_marker, const std::string& upload_id_marker,
+                           std::size_t max_uploads) = 0;
     virtual Result<void> abort_multipart(const std::string& bucket, const std::string& key,
                                          const std::string& upload_id) = 0;
     // Assembles the listed parts (already validated by the caller against list_parts; the store
     // re-checks that each still has the given ETag: PreconditionFailed if not). The object's ETag
     // is MD5 of the concatenated binary part MD5s + "-N". `before_commit` sees the final digest
     // (size, multipart ETag as md5_hex) and the upload's metadata.
-    virtual Result<ObjectInfo> complete_multipart(const std::string& bucket,
-                                                  const std::string& key,
+    virtual Result<ObjectInfo> complete_multipart(const std::string& bucket, const std::string& key,
                                                   const std::string& upload_id,
                                                   const std::vector<CompletedPart>& parts,
                                                   const PutConditions& conditions,
