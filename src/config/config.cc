@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <charconv>
 #include <functional>
 #include <sstream>
@@ -311,6 +312,27 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
     return config;
 }
 
+// Plain values stay plain; anything YAML could read differently ("*" is an alias, "a: b" a map,
+// "" nothing) is double-quoted.
+std::string yaml_scalar(const std::string& value) {
+    bool plain = !value.empty();
+    for (char c : value) {
+        plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                          c == '-' || c == '/');
+    }
+    if (plain) {
+        return value;
+    }
+    std::string quoted = "\"";
+    for (char c : value) {
+        if (c == '"' || c == '\\') {
+            quoted += '\\';
+        }
+        quoted += c;
+    }
+    return quoted + "\"";
+}
+
 std::string describe_settings() {
     Config defaults;
     std::ostringstream out;
@@ -335,7 +357,7 @@ std::string describe_settings() {
         }
         std::string indent(2 * (parts.size() - 1), ' ');
         out << indent << "# " << s.description << " (" << s.env << ")\n";
-        out << indent << parts.back() << ": " << s.current(defaults) << "\n";
+        out << indent << parts.back() << ": " << yaml_scalar(s.current(defaults)) << "\n";
     }
     return out.str();
 }

@@ -67,7 +67,8 @@ TEST(Config, DescriptionListsEverySettingAndParsesBackToTheDefaults) {
     for (const char* env : {"PF_IMAGING_MAX_INPUT_BYTES", "PF_IMAGING_MAX_PIXELS",
                             "PF_IMAGING_MAX_FRAMES", "PF_IMAGING_MAX_OUTPUT_DIMENSION",
                             "PF_IMAGING_TIME_BUDGET_MS", "PF_IMAGING_FAIL_ON",
-                            "PF_IMAGING_CONCURRENCY"}) {
+                            "PF_IMAGING_CONCURRENCY", "PF_SERVE_LISTEN", "PF_SERVE_DATA_DIR",
+                            "PF_SERVE_CORS_ALLOWED_ORIGINS", "PF_SERVE_MAX_CONNECTIONS"}) {
         EXPECT_NE(text.find(env), std::string::npos) << env;
     }
     auto file = write_temp(text);
@@ -75,6 +76,24 @@ TEST(Config, DescriptionListsEverySettingAndParsesBackToTheDefaults) {
     std::filesystem::remove(file);
     ASSERT_TRUE(c.has_value()) << c.error().message;
     EXPECT_EQ(c->imaging.limits.max_pixels, Config{}.imaging.limits.max_pixels);
+    EXPECT_EQ(c->serve.listen, Config{}.serve.listen);
+    EXPECT_EQ(c->serve.cors_allowed_origins, "*");
+    EXPECT_EQ(c->serve.cors_expose_headers, Config{}.serve.cors_expose_headers);
+    EXPECT_EQ(c->serve.public_read_buckets, "");
+}
+
+TEST(Config, ServeSettingsFromFileAndEnvironment) {
+    auto file = write_temp("serve:\n  listen: 0.0.0.0:9100\n  limits:\n    idle_timeout_ms: 5000\n");
+    auto c = load_config(file, {{"PF_SERVE_DATA_DIR", "/srv/photos"}});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    EXPECT_EQ(c->serve.listen, "0.0.0.0:9100");
+    EXPECT_EQ(c->serve.idle_timeout, std::chrono::milliseconds(5000));
+    EXPECT_EQ(c->serve.data_dir, "/srv/photos");
+    auto bad = load_config(std::nullopt, {{"PF_SERVE_LISTEN", "9000"}, {"PF_SERVE_MAX_CONNECTIONS", "0"}});
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("PF_SERVE_LISTEN"), std::string::npos);
+    EXPECT_NE(bad.error().message.find("PF_SERVE_MAX_CONNECTIONS"), std::string::npos);
 }
 
 }  // namespace
