@@ -32,13 +32,20 @@ for p in "${packages[@]}"; do
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
-    exit 0
+if ((${#missing[@]} > 0)); then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${missing[*]}" >&2
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The AWS SDK for JavaScript used by tests/e2e/serve (versions pinned by its package-lock.json):
+# installed when node_modules is missing or older than the lock file, and only where npm exists.
+js_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/serve/js"
+if command -v npm >/dev/null && [[ -f "$js_dir/package-lock.json" ]] &&
+    [[ ! -d "$js_dir/node_modules" || "$js_dir/package-lock.json" -nt "$js_dir/node_modules" ]]; then
+    echo "setup: npm ci in tests/e2e/serve/js" >&2
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+fi

@@ -782,6 +782,13 @@ Result<void> Connection::response_start(int status,
     }
 
     head_.clear();
+    if (expects_continue_ && !continue_sent_ && body_done_) {
+        // A zero-length body with Expect: 100-continue: botocore waits for the 100 and, given a
+        // final status instead, keeps that status line for the connection's next request, which
+        // then hangs. S3 always answers 100 first, so the server does too.
+        continue_sent_ = true;
+        head_ += kContinue;
+    }
     head_ += "HTTP/1.1 ";
     append_number(head_, static_cast<std::uint64_t>(status));
     head_ += ' ';

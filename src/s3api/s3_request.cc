@@ -165,8 +165,13 @@ std::optional<S3Error> validate_key(std::string_view key) {
             .with("Size", std::to_string(key.size()))
             .with("MaxSizeAllowed", "1024");
     }
-    if (key.find('\0') != std::string_view::npos) {
-        return s3_error("InvalidArgument", "Object keys cannot contain a NUL character.");
+    for (char c : key) {
+        // Control characters cannot appear in an XML 1.0 listing (not even as references), so
+        // a key holding one could be stored but never listed: refused up front.
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+            return s3_error("InvalidArgument",
+                            "Object keys cannot contain control characters (including NUL).");
+        }
     }
     if (!valid_utf8(key)) {
         return s3_error("InvalidArgument", "Object keys must be valid UTF-8.");

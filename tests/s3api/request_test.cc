@@ -81,6 +81,8 @@ TEST(S3Request, HostileKeysAreRefused) {
     EXPECT_EQ(validate_key(std::string(1025, 'k'))->code, "KeyTooLongError");
     EXPECT_FALSE(validate_key(std::string(1024, 'k')));
     EXPECT_EQ(validate_key(std::string("a\0b", 3))->code, "InvalidArgument");
+    EXPECT_EQ(validate_key("tab\there")->code, "InvalidArgument");
+    EXPECT_EQ(validate_key("del\x7F")->code, "InvalidArgument");
     EXPECT_EQ(validate_key("../etc/passwd")->code, "InvalidArgument");
     EXPECT_EQ(validate_key("a/../../b")->code, "InvalidArgument");
     EXPECT_EQ(validate_key("a/./b")->code, "InvalidArgument");

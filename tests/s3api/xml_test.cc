@@ -65,12 +65,20 @@ TEST(XmlWriter, EscapesTextAndNestsElements) {
     EXPECT_EQ(doc->root().child("Key")->text(), "a<b>&\"c'");
 }
 
-TEST(XmlWriter, ControlCharactersInKeysSurviveARoundTrip) {
+TEST(XmlWriter, OutputIsAlwaysWellFormed) {
     XmlWriter xml;
-    xml.open("R").element("Key", std::string("a\x01" "b\tc\nd\re"));
+    xml.open("R")
+        .element("Key", std::string("a\x01" "b\tc\nd\re"))
+        .element("Bad", std::string("x\xFF\xFEy\xC0\xAFz\xED\xA0\x80w\xE6\x97"))
+        .element("Nul", std::string("a\0b", 3))
+        .element("Fine", "日本語 ü 😀");
     auto doc = XmlDocument::parse(xml.take());
     ASSERT_TRUE(doc);
-    EXPECT_EQ(doc->root().child("Key")->text(), std::string("a\x01" "b\tc\nd\re"));
+    EXPECT_EQ(doc->root().child("Key")->text(), "a\xEF\xBF\xBD" "b\tc\nd\re");
+    EXPECT_EQ(doc->root().child("Bad")->text(),
+              "x\xEF\xBF\xBD\xEF\xBF\xBDy\xEF\xBF\xBD\xEF\xBF\xBDz\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDw\xEF\xBF\xBD\xEF\xBF\xBD");
+    EXPECT_EQ(doc->root().child("Nul")->text(), "a\xEF\xBF\xBD" "b");
+    EXPECT_EQ(doc->root().child("Fine")->text(), "日本語 ü 😀");
 }
 
 }  // namespace
