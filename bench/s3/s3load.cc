@@ -1,8 +1,9 @@
 // s3load: the load client of bench/s3.sh. It exists because a Python client (boto3, aws-cli)
 // spends more CPU per request than a fast server does: on a 2-core machine it would measure itself
-// and hide the ratio between two servers. Here a request costs the client a few microseconds: one
-// persistent HTTP/1.1 connection per client thread, bodies sent from and received into memory (no
-// disk on the client side), one SigV4 signature per request and nothing else.
+// and hide the ratio between two servers. Here a request costs the client little beyond the
+// kernel's own socket work: one persistent HTTP/1.1 connection per client thread, bodies sent from
+// and received into memory (no disk on the client side), one SigV4 signature per request and
+// nothing else.
 //
 //   s3load --endpoint URL --bucket B --op put|get --size BYTES [--clients N]
 //          (--seconds S | --count C) [--warmup S] [--keys K] [--prefix P] [--verify]
