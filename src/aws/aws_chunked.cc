@@ -54,21 +54,8 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 bool is_hex(std::string_view text) {
-    return std::all_of(text.begin(), text.end(), [](char c) { return hex_value(c) >= 0; });
+    return std::all_of(text.begin(), text.end(), [](char c) { return crypto::hex_digit_value(c) >= 0; });
 }
 
 // No real client sends a chunk anywhere near this; the cap keeps the running total far from
@@ -230,7 +217,7 @@ struct AwsChunkedSource::State {
             return invalid(label + " has an impossibly large size");
         }
         for (const char c : significant) {
-            size = (size << 4) | static_cast<std::uint64_t>(hex_value(c));
+            size = (size << 4) | static_cast<std::uint64_t>(crypto::hex_digit_value(c));
         }
         if (size > kMaxChunkSize) {
             return invalid(label + " has an impossibly large size");

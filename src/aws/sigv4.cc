@@ -1,4 +1,5 @@
 #include "aws/sigv4.h"
+#include "base/ascii.h"
 
 #include "aws/time_format.h"
 #include "crypto/digest.h"
@@ -10,14 +11,6 @@
 
 namespace pf::aws {
 namespace {
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
 
 bool is_space(char c) {
     return c == ' ' || c == '\t';
@@ -199,14 +192,14 @@ std::string canonical_request(const CanonicalRequestInput& input) {
     std::vector<std::string> names;
     names.reserve(input.signed_headers.size());
     for (const auto& name : input.signed_headers) {
-        names.push_back(lowercase(name));
+        names.push_back(ascii_lowercase(name));
     }
     for (const auto& name : names) {
         out.append(name);
         out.push_back(':');
         bool first = true;
         for (const auto& [header, value] : input.headers) {
-            if (header.size() != name.size() || lowercase(header) != name) {
+            if (header.size() != name.size() || ascii_lowercase(header) != name) {
                 continue;
             }
             if (!first) {
@@ -349,7 +342,7 @@ Result<AuthorizationHeader> parse_authorization_header(std::string_view value) {
             return malformed("SignedHeaders '" + std::string(*signed_headers) +
                              "' has an empty header name");
         }
-        header.signed_headers.push_back(lowercase(name));
+        header.signed_headers.push_back(ascii_lowercase(name));
     }
     if (signature_text->size() != 64 || !is_lower_hex(*signature_text)) {
         return malformed("Signature must be 64 lowercase hex characters");
@@ -402,7 +395,7 @@ HeaderList sign_request(const SignRequest& request, const SigningCredentials& cr
     // Headers the signer sets itself replace any the caller passed under the same name.
     HeaderList headers;
     for (const auto& [name, value] : request.headers) {
-        const std::string lower = lowercase(name);
+        const std::string lower = ascii_lowercase(name);
         const bool replaced = std::any_of(added.begin(), added.end(),
                                           [&](const auto& a) { return a.first == lower; });
         if (!replaced) {

@@ -1,4 +1,5 @@
 #include "aws/uri_encoding.h"
+#include "crypto/encoding.h"
 
 namespace pf::aws {
 namespace {
@@ -8,19 +9,6 @@ constexpr char kUpperHex[] = "0123456789ABCDEF";
 bool is_unreserved(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.' || c == '~';
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 void append_escape(std::string& out, unsigned char c) {
@@ -38,8 +26,8 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
             if (i + 2 >= text.size()) { // "%" or "%A" at the end
                 return std::nullopt;
             }
-            const int hi = hex_value(text[i + 1]);
-            const int lo = hex_value(text[i + 2]);
+            const int hi = crypto::hex_digit_value(text[i + 1]);
+            const int lo = crypto::hex_digit_value(text[i + 2]);
             if (hi < 0 || lo < 0) {
                 return std::nullopt;
             }

@@ -1,4 +1,5 @@
 #include "crypto/checksum.h"
+#include "base/ascii.h"
 
 #include "base/check.h"
 #include "crypto/crc.h"
@@ -13,18 +14,6 @@
 namespace pf::crypto {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 template <typename T>
 std::string big_endian(T value) {
@@ -63,7 +52,7 @@ Result<std::string> decode_part(ChecksumAlgorithm algorithm, std::string_view te
 
 std::optional<ChecksumAlgorithm> parse_checksum_algorithm(std::string_view name) {
     for (const ChecksumAlgorithm algorithm : kAll) {
-        if (iequals(name, checksum_name(algorithm))) {
+        if (ascii_iequals(name, checksum_name(algorithm))) {
             return algorithm;
         }
     }
@@ -87,11 +76,7 @@ std::string_view checksum_name(ChecksumAlgorithm algorithm) {
 }
 
 std::string checksum_header(ChecksumAlgorithm algorithm) {
-    std::string header = "x-amz-checksum-";
-    for (const char c : checksum_name(algorithm)) {
-        header.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    }
-    return header;
+    return "x-amz-checksum-" + ascii_lowercase(checksum_name(algorithm));
 }
 
 std::size_t checksum_size(ChecksumAlgorithm algorithm) {

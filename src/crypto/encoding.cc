@@ -7,18 +7,6 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 int base64_value(char c) {
     if (c >= 'A' && c <= 'Z') {
@@ -56,8 +44,8 @@ std::optional<std::string> hex_decode(std::string_view text) {
     }
     std::string out(text.size() / 2, '\0');
     for (std::size_t i = 0; i < out.size(); ++i) {
-        const int hi = hex_value(text[2 * i]);
-        const int lo = hex_value(text[2 * i + 1]);
+        const int hi = hex_digit_value(text[2 * i]);
+        const int lo = hex_digit_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return std::nullopt;
         }
@@ -143,4 +131,17 @@ std::optional<std::string> base64_decode(std::string_view text) {
     return out;
 }
 
-} // namespace pf::crypto
+int hex_digit_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+}  // namespace pf::crypto

@@ -11,6 +11,9 @@
 
 namespace pf::crypto {
 
+// 0-15 for a hex digit (either case), -1 for anything else.
+int hex_digit_value(char c);
+
 std::string hex_encode(std::span<const std::uint8_t> bytes);
 inline std::string hex_encode(std::string_view bytes) {
     return hex_encode(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));

@@ -4,6 +4,7 @@
 // read or write can hang past its timeout. The acceptor has its own io_context on the thread that
 // calls run(); it also answers the over-limit 503s and joins finished connection threads.
 #include "http/server.h"
+#include "base/ascii.h"
 
 #include "base/clock.h"
 #include "base/logging.h"
@@ -75,13 +76,6 @@ constexpr std::size_t kMaxRejections = 64;
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-               return lower(x) == lower(y);
-           });
-}
 
 bool is_token_char(char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
@@ -509,7 +503,7 @@ void Connection::exchange() {
     head_request_ = msg.method() == bhttp::verb::head;
     // RFC 9110 10.1.1: an HTTP/1.0 client's 100-continue expectation is ignored.
     auto expect = request_.header("expect");
-    request_.expects_continue = version_ >= 11 && expect && iequals(*expect, "100-continue");
+    request_.expects_continue = version_ >= 11 && expect && ascii_iequals(*expect, "100-continue");
     expects_continue_ = request_.expects_continue;
 
     if (request_.chunked) {
@@ -760,7 +754,7 @@ Result<void> Connection::response_start(int status,
             return make_error(ErrorCode::InvalidArgument,
                               "invalid response header value for " + name);
         }
-        has_date = has_date || iequals(name, "date");
+        has_date = has_date || ascii_iequals(name, "date");
     }
     resp_started_ = true;
     resp_status_ = status;
@@ -798,8 +792,8 @@ Result<void> Connection::response_start(int status,
         head_ += date_.get();
     }
     for (const auto& [name, value] : headers) {
-        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-            iequals(name, "connection")) {
+        if (ascii_iequals(name, "content-length") || ascii_iequals(name, "transfer-encoding") ||
+            ascii_iequals(name, "connection")) {
             continue; // the server owns the framing
         }
         head_ += name;

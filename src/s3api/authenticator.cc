@@ -41,6 +41,21 @@ std::optional<std::string> unsigned_sensitive_header(const http::Request& http,
     return std::nullopt;
 }
 
+// host must be signed (it names the bucket for virtual-hosted requests), and so must every
+// sensitive header that is present.
+std::optional<S3Error> check_signed_headers(const http::Request& http,
+                                            const std::vector<std::string>& signed_headers) {
+    if (std::find(signed_headers.begin(), signed_headers.end(), "host") == signed_headers.end()) {
+        return s3_error("AccessDenied", "The host header must be signed.");
+    }
+    if (auto name = unsigned_sensitive_header(http, signed_headers)) {
+        return s3_error("AccessDenied",
+                        "There were headers present in the request which were not signed")
+            .with("HeadersNotSigned", *name);
+    }
+    return std::nullopt;
+}
+
 S3Error signature_mismatch(std::string_view access_key, const std::string& string_to_sign,
                            std::string_view provided, const std::string& canonical) {
     // S3 returns what it signed so a client author can find the difference; none of it is secret.
@@ -158,13 +173,8 @@ std::variant<AuthResult, S3Error> Authenticator::header_auth(const S3Request& re
     }
 
     const auto& signed_headers = parsed->signed_headers;
-    if (std::find(signed_headers.begin(), signed_headers.end(), "host") == signed_headers.end()) {
-        return s3_error("AccessDenied", "The host header must be signed.");
-    }
-    if (auto name = unsigned_sensitive_header(http, signed_headers)) {
-        return s3_error("AccessDenied",
-                        "There were headers present in the request which were not signed")
-            .with("HeadersNotSigned", *name);
+    if (auto error = check_signed_headers(http, signed_headers)) {
+        return *error;
     }
 
     aws::CanonicalRequestInput input;
@@ -262,13 +272,8 @@ std::variant<AuthResult, S3Error> Authenticator::presigned_auth(const S3Request&
         }
         start = semi + 1;
     }
-    if (std::find(signed_headers.begin(), signed_headers.end(), "host") == signed_headers.end()) {
-        return s3_error("AccessDenied", "The host header must be signed.");
-    }
-    if (auto name = unsigned_sensitive_header(http, signed_headers)) {
-        return s3_error("AccessDenied",
-                        "There were headers present in the request which were not signed")
-            .with("HeadersNotSigned", *name);
+    if (auto error = check_signed_headers(http, signed_headers)) {
+        return *error;
     }
 
     aws::CanonicalRequestInput input;

@@ -8,16 +8,6 @@
 namespace pf::s3api {
 namespace {
 
-std::string strip_quotes(std::string_view etag) {
-    if (etag.starts_with("W/")) {
-        etag.remove_prefix(2);
-    }
-    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-        etag = etag.substr(1, etag.size() - 2);
-    }
-    return std::string(etag);
-}
-
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
     if (text.empty()) {
         return std::nullopt;
@@ -32,9 +22,19 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
 
 }  // namespace
 
+std::string unquoted(std::string_view etag) {
+    if (etag.starts_with("W/")) {
+        etag.remove_prefix(2);
+    }
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+        etag = etag.substr(1, etag.size() - 2);
+    }
+    return std::string(etag);
+}
+
 bool etag_matches(std::string_view header, std::string_view etag) {
     for (const auto& candidate : split_list(header)) {
-        if (candidate == "*" || strip_quotes(candidate) == etag) {
+        if (candidate == "*" || unquoted(candidate) == etag) {
             return true;
         }
     }

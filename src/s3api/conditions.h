@@ -18,6 +18,9 @@ enum class ConditionOutcome { Proceed, NotModified, PreconditionFailed };
 ConditionOutcome evaluate_conditions(const http::Request& request, const storage::ObjectInfo& info,
                                      std::string_view header_prefix = "");
 
+// Strips surrounding quotes (and a W/ weak prefix) for comparisons.
+std::string unquoted(std::string_view etag);
+
 // True when `header` (a list of quoted ETags or "*") matches `etag` (unquoted).
 bool etag_matches(std::string_view header, std::string_view etag);
 

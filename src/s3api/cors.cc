@@ -1,4 +1,5 @@
 #include "s3api/cors.h"
+#include "base/ascii.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,23 +7,16 @@
 namespace pf::s3api {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // One '*' wildcard, as S3's AllowedOrigin supports ("https://*.example.com").
 bool wildcard_match(std::string_view pattern, std::string_view value) {
     auto star = pattern.find('*');
     if (star == std::string_view::npos) {
-        return iequals(pattern, value);
+        return ascii_iequals(pattern, value);
     }
     auto head = pattern.substr(0, star);
     auto tail = pattern.substr(star + 1);
-    return value.size() >= head.size() + tail.size() && iequals(value.substr(0, head.size()), head) &&
-           iequals(value.substr(value.size() - tail.size()), tail);
+    return value.size() >= head.size() + tail.size() && ascii_iequals(value.substr(0, head.size()), head) &&
+           ascii_iequals(value.substr(value.size() - tail.size()), tail);
 }
 
 std::string join(const std::vector<std::string>& items) {

@@ -2,6 +2,7 @@
 // S3 response headers (request ids, CORS) are added here, so no handler can forget them.
 #pragma once
 
+#include "s3api/conditions.h"
 #include "s3api/payload.h"
 #include "s3api/s3_service.h"
 
@@ -44,7 +45,5 @@ inline std::string quoted(std::string_view etag) {
     out += '"';
     return out;
 }
-// Strips surrounding quotes (and a W/ weak prefix) for comparisons.
-std::string unquoted(std::string_view etag);
 
 }  // namespace pf::s3api

@@ -1,4 +1,5 @@
 #include "s3api/form_data.h"
+#include "base/ascii.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,13 +11,6 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxHeaderBlock = 8 * 1024;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 Error malformed(std::string what) {
     return make_error(ErrorCode::InvalidArgument, "malformed form data: " + what,
                       "The body of your POST request is not well-formed multipart/form-data: " + what);
@@ -24,7 +18,7 @@ Error malformed(std::string what) {
 
 // Value of a parameter in a Content-Disposition header: name="x" or name=x.
 std::optional<std::string> disposition_param(std::string_view header, std::string_view param) {
-    std::string lowered = lower(header);
+    std::string lowered = ascii_lowercase(header);
     std::string needle = std::string(param) + "=";
     std::size_t pos = 0;
     while ((pos = lowered.find(needle, pos)) != std::string::npos) {
@@ -211,7 +205,7 @@ Result<void> FormDataReader::read_fields() {
                 start, end == std::string::npos ? std::string::npos : end - start);
             auto colon = line.find(':');
             if (colon != std::string_view::npos) {
-                std::string header_name = lower(line.substr(0, colon));
+                std::string header_name = ascii_lowercase(line.substr(0, colon));
                 std::string_view value = line.substr(colon + 1);
                 while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
                 if (header_name == "content-disposition") {
@@ -227,7 +221,7 @@ Result<void> FormDataReader::read_fields() {
         if (!name) {
             return malformed("a part has no Content-Disposition name");
         }
-        if (lower(*name) == "file") {
+        if (ascii_lowercase(*name) == "file") {
             file_name_ = filename.value_or("");
             file_content_type_ = content_type;
             file_ = std::make_unique<FileSource>(*this);

@@ -1,4 +1,5 @@
 #include "s3api/payload.h"
+#include "base/ascii.h"
 
 #include "crypto/encoding.h"
 
@@ -68,7 +69,7 @@ std::variant<std::unique_ptr<Payload>, S3Error> Payload::open(const S3Request& r
                                                                                   : comma - start);
                 while (!name.empty() && name.front() == ' ') name.erase(0, 1);
                 while (!name.empty() && name.back() == ' ') name.pop_back();
-                for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                name = ascii_lowercase(name);
                 if (!name.empty()) options.announced_trailers.push_back(name);
                 if (comma == std::string::npos) break;
                 start = comma + 1;

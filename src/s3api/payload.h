@@ -41,6 +41,9 @@ public:
     // After the end was read: the body's flexible checksum, if the client sent or asked for one.
     std::optional<crypto::ChecksumAlgorithm> checksum_algorithm() const { return algorithm_; }
     const std::string& checksum_value() const { return checksum_value_; }
+    // Whether the client sent Content-MD5 (a body read without the store needs its own MD5 only
+    // then).
+    bool has_content_md5() const { return !content_md5_.empty(); }
     // Compares a Content-MD5 header, if any, with the MD5 the store computed.
     std::optional<S3Error> check_content_md5(const storage::BodyDigest& digest) const;
 

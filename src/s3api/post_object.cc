@@ -2,6 +2,7 @@
 // signature and every policy condition are checked, then the file streams into the store with the
 // policy's size range enforced while it arrives.
 #include "aws/post_policy.h"
+#include "base/ascii.h"
 #include "aws/uri_encoding.h"
 #include "s3api/exchange.h"
 #include "s3api/form_data.h"
@@ -13,13 +14,6 @@
 
 namespace pf::s3api {
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 // Counts the file's bytes and stops it at the limit, so an oversized upload fails while it
 // arrives rather than after it was written.
@@ -82,7 +76,7 @@ void S3Service::post_object(Exchange& x) {
     // Field names are case-insensitive; policy conditions and metadata use lowercase.
     std::vector<std::pair<std::string, std::string>> lowered;
     for (const auto& [name, value] : form.fields()) {
-        lowered.emplace_back(lower(name), value);
+        lowered.emplace_back(ascii_lowercase(name), value);
     }
     auto field = [&](std::string_view name) -> std::optional<std::string> {
         for (const auto& [n, v] : lowered) {

@@ -1,4 +1,5 @@
 #include "s3api/s3_request.h"
+#include "base/ascii.h"
 
 #include <algorithm>
 #include <cctype>
@@ -13,13 +14,6 @@ std::string_view host_without_port(std::string_view host) {
     }
     auto colon = host.rfind(':');
     return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
 }
 
 bool valid_utf8(std::string_view s) {
@@ -103,7 +97,7 @@ std::optional<S3Error> parse_s3_request(const http::Request& http, const Address
     out.decoded_path = *path;
     out.query = std::move(*query);
 
-    std::string host = lowercase(host_without_port(http.header("host").value_or("")));
+    std::string host = ascii_lowercase(host_without_port(http.header("host").value_or("")));
     for (const auto& domain : options.virtual_host_domains) {
         if (host.size() > domain.size() + 1 && host.ends_with(domain) &&
             host[host.size() - domain.size() - 1] == '.') {

@@ -33,16 +33,6 @@ constexpr std::string_view kUnsupportedBucketResources[] = {
 
 }  // namespace
 
-std::string unquoted(std::string_view etag) {
-    if (etag.starts_with("W/")) {
-        etag.remove_prefix(2);
-    }
-    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-        etag = etag.substr(1, etag.size() - 2);
-    }
-    return std::string(etag);
-}
-
 S3Service::S3Service(storage::ObjectStore& store, const CredentialStore& credentials,
                      S3Options options)
     : store_(store), authenticator_(credentials, options.auth), options_(std::move(options)) {
@@ -128,6 +118,9 @@ std::optional<S3Error> S3Service::Exchange::read_small_body(std::size_t max_byte
             break;
         }
         out.append(buf, *n);
+    }
+    if (!payload.has_content_md5()) {
+        return std::nullopt;
     }
     storage::BodyDigest digest{out.size(), crypto::hex_encode(crypto::md5(out))};
     return payload.check_content_md5(digest);

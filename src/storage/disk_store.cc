@@ -1,4 +1,5 @@
 #include "storage/disk_store.h"
+#include "base/ascii.h"
 
 #include "crypto/digest.h"
 #include "crypto/encoding.h"
@@ -169,10 +170,7 @@ std::string normalize_etag(std::string_view etag) {
     if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
         etag = etag.substr(1, etag.size() - 2);
     }
-    std::string out(etag);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
+    return ascii_lowercase(etag);
 }
 
 // The smallest byte string greater than every string that starts with `prefix`; nullopt when
@@ -220,6 +218,18 @@ Result<bool> bucket_exists(Database& db, const std::string& bucket) {
         return q.error();
     }
     return q->bind_text(1, bucket).step();
+}
+
+// NotFound "no such bucket" unless the bucket exists: the check most operations start with.
+Result<void> require_bucket(Database& db, const std::string& bucket) {
+    auto exists = bucket_exists(db, bucket);
+    if (!exists) {
+        return exists.error();
+    }
+    if (!*exists) {
+        return no_such_bucket(bucket);
+    }
+    return {};
 }
 
 struct SegmentRow {
@@ -1140,12 +1150,8 @@ Result<void> DiskStore::put_bucket_config(const std::string& bucket, const std::
                                           const std::string& document) {
     WriteOp op;
     op.apply = [&](WriteTxn& txn) -> Result<void> {
-        auto exists = bucket_exists(txn.db(), bucket);
-        if (!exists) {
-            return exists.error();
-        }
-        if (!*exists) {
-            return no_such_bucket(bucket);
+        if (auto present = require_bucket(txn.db(), bucket); !present) {
+            return present.error();
         }
         auto q = txn.db().query(
             "INSERT OR REPLACE INTO bucket_configs(bucket, name, document) VALUES (?1, ?2, ?3)");
@@ -1167,12 +1173,8 @@ Result<std::optional<std::string>> DiskStore::get_bucket_config(const std::strin
     if (!snapshot) {
         return snapshot.error();
     }
-    auto exists = bucket_exists(**db, bucket);
-    if (!exists) {
-        return exists.error();
-    }
-    if (!*exists) {
-        return no_such_bucket(bucket);
+    if (auto present = require_bucket(**db, bucket); !present) {
+        return present.error();
     }
     auto q = (*db)->query("SELECT document FROM bucket_configs WHERE bucket = ?1 AND name = ?2");
     if (!q) {
@@ -1192,12 +1194,8 @@ Result<bool> DiskStore::delete_bucket_config(const std::string& bucket, const st
     bool deleted = false;
     WriteOp op;
     op.apply = [&](WriteTxn& txn) -> Result<void> {
-        auto exists = bucket_exists(txn.db(), bucket);
-        if (!exists) {
-            return exists.error();
-        }
-        if (!*exists) {
-            return no_such_bucket(bucket);
+        if (auto present = require_bucket(txn.db(), bucket); !present) {
+            return present.error();
         }
         auto q = txn.db().query("DELETE FROM bucket_configs WHERE bucket = ?1 AND name = ?2");
         if (!q) {
@@ -1234,12 +1232,8 @@ Result<ObjectInfo> DiskStore::put_object(const std::string& bucket, const std::s
         if (!db) {
             return db.error();
         }
-        auto exists = bucket_exists(**db, bucket);
-        if (!exists) {
-            return exists.error();
-        }
-        if (!*exists) {
-            return no_such_bucket(bucket);
+        if (auto present = require_bucket(**db, bucket); !present) {
+            return present.error();
         }
     }
     auto body_written = write_body(body, metadata, before_commit);
@@ -1258,12 +1252,8 @@ Result<ObjectInfo> DiskStore::put_object(const std::string& bucket, const std::s
     WriteOp op;
     op.new_blobs.push_back(blob.id);
     op.apply = [&](WriteTxn& txn) -> Result<void> {
-        auto exists = bucket_exists(txn.db(), bucket);
-        if (!exists) {
-            return exists.error();
-        }
-        if (!*exists) {
-            return no_such_bucket(bucket);
+        if (auto present = require_bucket(txn.db(), bucket); !present) {
+            return present.error();
         }
         auto current = load_object(txn.db(), bucket, key, /*with_details=*/false);
         if (!current) {
@@ -1372,12 +1362,8 @@ Result<bool> DiskStore::delete_object(const std::string& bucket, const std::stri
     bool deleted = false;
     WriteOp op;
     op.apply = [&](WriteTxn& txn) -> Result<void> {
-        auto exists = bucket_exists(txn.db(), bucket);
-        if (!exists) {
-            return exists.error();
-        }
-        if (!*exists) {
-            return no_such_bucket(bucket);
+        if (auto present = require_bucket(txn.db(), bucket); !present) {
+            return present.error();
         }
         auto current = load_object(txn.db(), bucket, key, /*with_details=*/false);
         if (!current) {
@@ -1409,12 +1395,8 @@ Result<ListPage> DiskStore::list_objects(const std::string& bucket, const ListQu
     if (!snapshot) {
         return snapshot.error();
     }
-    auto exists = bucket_exists(**db, bucket);
-    if (!exists) {
-        return exists.error();
-    }
-    if (!*exists) {
-        return no_such_bucket(bucket);
+    if (auto present = require_bucket(**db, bucket); !present) {
+        return present.error();
     }
     ListPage page;
     if (query.max_keys == 0) {
@@ -1516,12 +1498,8 @@ Result<UploadInfo> DiskStore::create_multipart(const std::string& bucket, const 
     info.metadata = std::move(metadata);
     WriteOp op;
     op.apply = [&](WriteTxn& txn) -> Result<void> {
-        auto exists = bucket_exists(txn.db(), bucket);
-        if (!exists) {
-            return exists.error();
-        }
-        if (!*exists) {
-            return no_such_bucket(bucket);
+        if (auto present = require_bucket(txn.db(), bucket); !present) {
+            return present.error();
         }
         auto q = txn.db().query("INSERT INTO uploads(upload_id, bucket, object_key, initiated, "
                                 "metadata) VALUES (?1, ?2, ?3, ?4, ?5)");
@@ -1685,12 +1663,8 @@ DiskStore::list_multipart_uploads(const std::string& bucket, const std::string& 
     if (!snapshot) {
         return snapshot.error();
     }
-    auto exists = bucket_exists(**db, bucket);
-    if (!exists) {
-        return exists.error();
-    }
-    if (!*exists) {
-        return no_such_bucket(bucket);
+    if (auto present = require_bucket(**db, bucket); !present) {
+        return present.error();
     }
     std::vector<UploadInfo> uploads;
     if (max_uploads == 0) {
