@@ -28,23 +28,32 @@ std::optional<S3Error> parse_max(const S3Request& req, std::string_view name, st
     return std::nullopt;
 }
 
+// What every listing takes: prefix, delimiter, max-keys and encoding-type (only "url" exists).
+std::optional<S3Error> parse_listing(const S3Request& req, storage::ListQuery& query,
+                                     bool& url_encoding) {
+    query.prefix = req.param("prefix").value_or("");
+    query.delimiter = req.param("delimiter").value_or("");
+    if (auto error = parse_max(req, "max-keys", query.max_keys)) {
+        return error;
+    }
+    if (auto encoding = req.param("encoding-type")) {
+        if (*encoding != "url") {
+            return s3_error("InvalidArgument", "Invalid Encoding Method specified in Request")
+                .with("ArgumentName", "encoding-type");
+        }
+        url_encoding = true;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 void S3Service::list_objects(Exchange& x, int version) {
     const auto& req = x.req;
     storage::ListQuery query;
-    query.prefix = req.param("prefix").value_or("");
-    query.delimiter = req.param("delimiter").value_or("");
-    if (auto error = parse_max(req, "max-keys", query.max_keys)) {
-        return x.reply_error(*error);
-    }
     bool url_encoding = false;
-    if (auto encoding = req.param("encoding-type")) {
-        if (*encoding != "url") {
-            return x.reply_error(s3_error("InvalidArgument", "Invalid Encoding Method specified in Request")
-                                     .with("ArgumentName", "encoding-type"));
-        }
-        url_encoding = true;
+    if (auto error = parse_listing(req, query, url_encoding)) {
+        return x.reply_error(*error);
     }
     auto token = req.param("continuation-token");
     auto start_after = req.param("start-after");
@@ -121,12 +130,10 @@ void S3Service::list_objects(Exchange& x, int version) {
 void S3Service::list_object_versions(Exchange& x) {
     const auto& req = x.req;
     storage::ListQuery query;
-    query.prefix = req.param("prefix").value_or("");
-    query.delimiter = req.param("delimiter").value_or("");
-    if (auto error = parse_max(req, "max-keys", query.max_keys)) {
+    bool url_encoding = false;
+    if (auto error = parse_listing(req, query, url_encoding)) {
         return x.reply_error(*error);
     }
-    bool url_encoding = req.param("encoding-type") == "url";
     auto key_marker = req.param("key-marker");
     if (key_marker) {
         query.start_after = *key_marker;
