@@ -3,6 +3,7 @@
 #include "crypto/digest.h"
 #include "crypto/encoding.h"
 #include "crypto/random.h"
+#include "storage/background_md5.h"
 #include "storage/logger.h"
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <vector>
 
 namespace pf::storage {
@@ -22,6 +24,11 @@ namespace {
 // A body is written through a buffer that starts small (most photos' derivatives are small) and
 // grows to the configured size, so large bodies go to disk in large writes.
 constexpr std::size_t kInitialBuffer = 64 * 1024;
+// Full-size buffers waiting for the background MD5 (memory per large upload: this + 2 buffers).
+constexpr std::size_t kHashQueueDepth = 2;
+// A large body's pages are sent to the disk every this many bytes, so the fsync at the end waits
+// for the last few MiB instead of the whole body, and the page cache does not fill with it.
+constexpr std::uint64_t kWritebackStep = 8u << 20;
 
 bool is_disk_full(int err) {
     return err == ENOSPC || err == EDQUOT;
@@ -64,6 +71,19 @@ int write_all(int fd, const char* data, std::size_t size) {
         size -= static_cast<std::size_t>(n);
     }
     return 0;
+}
+
+// Asks the kernel to start writing [from, to) once a whole step is pending (no waiting: the
+// fsync at the end still decides durability and reports errors).
+void start_writeback(int fd, std::uint64_t& from, std::uint64_t to) {
+    if (to - from < kWritebackStep) {
+        return;
+    }
+#ifdef __linux__
+    (void)::sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(to - from),
+                            SYNC_FILE_RANGE_WRITE);
+#endif
+    from = to;
 }
 
 std::string errno_text(int err) {
@@ -196,9 +216,14 @@ Result<StagedBlob> BlobFiles::stage(ByteSource& body) {
     };
 
     crypto::Md5 md5;
+    // Set once the body has grown past the first full-size buffer: from then on MD5 runs beside
+    // the receiving and writing.
+    std::unique_ptr<BackgroundMd5> background;
     std::vector<char> buffer(
         std::min(kInitialBuffer, std::max<std::size_t>(options_.write_buffer_bytes, 4096)));
     std::size_t filled = 0;
+    std::uint64_t written = 0;
+    std::uint64_t flushed_up_to = 0;  // start of what sync_file_range has not been asked to write
     bool at_end = false;
     while (!at_end) {
         auto n = body.read(std::span<char>(buffer.data() + filled, buffer.size() - filled));
@@ -208,24 +233,33 @@ Result<StagedBlob> BlobFiles::stage(ByteSource& body) {
         if (*n == 0) {
             at_end = true;
         } else {
-            md5.update(std::string_view(buffer.data() + filled, *n));
             filled += *n;
             blob.digest.size += *n;
         }
-        if (filled == buffer.size() || (at_end && filled > 0)) {
-            if (int err = write_all(fd, buffer.data(), filled); err != 0) {
-                if (is_disk_full(err)) {
-                    return fail(
-                        disk_full_error("writing " + temp.string() + ": " + errno_text(err)));
-                }
-                return fail(make_error(ErrorCode::Internal,
-                                       "cannot write " + temp.string() + ": " + errno_text(err)));
+        if (filled < buffer.size() && !(at_end && filled > 0)) {
+            continue;
+        }
+        if (int err = write_all(fd, buffer.data(), filled); err != 0) {
+            if (is_disk_full(err)) {
+                return fail(disk_full_error("writing " + temp.string() + ": " + errno_text(err)));
             }
-            filled = 0;
+            return fail(make_error(ErrorCode::Internal,
+                                   "cannot write " + temp.string() + ": " + errno_text(err)));
+        }
+        written += filled;
+        start_writeback(fd, flushed_up_to, written);
+        if (background) {
+            buffer = background->hand_off(std::move(buffer), filled);
+        } else if (buffer.size() >= options_.write_buffer_bytes && !at_end) {
+            background = std::make_unique<BackgroundMd5>(std::move(md5), kHashQueueDepth);
+            buffer = background->hand_off(std::move(buffer), filled);
+        } else {
+            md5.update(std::string_view(buffer.data(), filled));
             if (buffer.size() < options_.write_buffer_bytes) {
                 buffer.resize(std::min(buffer.size() * 2, options_.write_buffer_bytes));
             }
         }
+        filled = 0;
     }
     if (int err = sync_fd(temp, fd); err != 0) {
         // The file is discarded, so a full disk reported at fsync (thin provisioning, NFS) is
@@ -239,7 +273,7 @@ Result<StagedBlob> BlobFiles::stage(ByteSource& body) {
         return fail(make_error(ErrorCode::Internal,
                                "cannot close " + temp.string() + ": " + errno_text(err)));
     }
-    auto digest = md5.finish();
+    auto digest = background ? background->finish() : md5.finish();
     blob.md5 = crypto::as_bytes(digest);
     blob.digest.md5_hex = crypto::hex_encode(digest);
     return blob;

@@ -597,6 +597,7 @@ public:
             }
         }
         std::uint64_t within = position_ - starts_[segment_];
+        read_ahead(within, segment.size);
         std::uint64_t wanted =
             std::min<std::uint64_t>({out.size(), segment.size - within, end_ - position_});
         for (;;) {
@@ -620,12 +621,35 @@ public:
     }
 
 private:
+    // Keeps the disk reading kReadAhead bytes ahead of a large sequential read, in steps, so the
+    // next bytes are on their way while these are sent. The kernel's own readahead (128 KiB on a
+    // default block device) leaves the disk idle between its small requests. Advice only:
+    // failures change nothing.
+    void read_ahead(std::uint64_t within, std::uint64_t segment_size) {
+        if (segment_size < kReadAheadMinimum) {
+            return;
+        }
+        std::uint64_t want = std::min(segment_size, within + kReadAhead);
+        advised_ = std::max(advised_, within);  // a range read starts mid-blob
+        while (advised_ < want) {
+            std::uint64_t step = std::min(kReadAheadStep, segment_size - advised_);
+            (void)::posix_fadvise(fd_, static_cast<off_t>(advised_), static_cast<off_t>(step),
+                                  POSIX_FADV_WILLNEED);
+            advised_ += step;
+        }
+    }
+
     void close_fd() {
         if (fd_ >= 0) {
             ::close(fd_);
             fd_ = -1;
         }
+        advised_ = 0;
     }
+
+    static constexpr std::uint64_t kReadAheadMinimum = 4u << 20;
+    static constexpr std::uint64_t kReadAhead = 16u << 20;
+    static constexpr std::uint64_t kReadAheadStep = 4u << 20;
 
     ObjectInfo info_;
     std::vector<SegmentRow> segments_;
@@ -636,6 +660,7 @@ private:
     std::size_t segment_ = 0;
     std::uint64_t position_ = 0;
     std::uint64_t end_ = 0;
+    std::uint64_t advised_ = 0;  // the current segment's bytes before this were read ahead
     bool started_ = false;
 };
 
