@@ -149,7 +149,17 @@ void WriteLatch::latch(const std::string& reason) {
 }
 
 BlobFiles::BlobFiles(BlobLayout layout, const DiskStoreOptions& options, WriteLatch& latch)
-    : layout_(std::move(layout)), options_(options), latch_(latch) {}
+    : layout_(std::move(layout)), options_(options), latch_(latch) {
+    shard_fds_.fill(-1);
+}
+
+BlobFiles::~BlobFiles() {
+    for (int fd : shard_fds_) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+}
 
 Result<void> BlobFiles::check_free_space() const {
     if (options_.min_free_bytes == 0) {
@@ -285,18 +295,24 @@ void BlobFiles::discard(const StagedBlob& blob) {
 
 Result<void> BlobFiles::create_shards() {
     static constexpr char kHex[] = "0123456789abcdef";
-    // Always synced, even when nothing was created: a previous run may have created shards and
-    // crashed before syncing blobs/.
-    for (char high : std::string_view(kHex, 16)) {
-        for (char low : std::string_view(kHex, 16)) {
-            auto dir = layout_.blobs_dir() / std::string{high, low};
-            if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-                int err = errno;
-                return make_error(is_disk_full(err) ? ErrorCode::Unavailable : ErrorCode::Internal,
-                                  "cannot create " + dir.string() + ": " + errno_text(err));
+    for (std::size_t index = 0; index < shard_fds_.size(); ++index) {
+        auto dir = layout_.blobs_dir() / std::string{kHex[index >> 4], kHex[index & 15]};
+        if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+            int err = errno;
+            return make_error(is_disk_full(err) ? ErrorCode::Unavailable : ErrorCode::Internal,
+                              "cannot create " + dir.string() + ": " + errno_text(err));
+        }
+        if (shard_fds_[index] < 0) {
+            shard_fds_[index] = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (shard_fds_[index] < 0) {
+                return make_error(ErrorCode::Internal,
+                                  "cannot open directory " + dir.string() + ": " +
+                                      errno_text(errno));
             }
         }
     }
+    // Always synced, even when nothing was created: a previous run may have created shards and
+    // crashed before syncing blobs/.
     return sync_dir(layout_.blobs_dir());
 }
 
@@ -313,9 +329,15 @@ Result<void> BlobFiles::publish(const StagedBlob& blob) {
         return make_error(ErrorCode::Internal,
                           "cannot rename into " + target.string() + ": " + errno_text(err));
     }
-    if (auto r = sync_dir(layout_.shard_dir(blob.id)); !r) {
-        // The blob stays: nothing references it, and recovery removes it at the next open.
-        return r.error();
+    // The blob stays if this fails: nothing references it, and recovery removes it at the next
+    // open.
+    auto shard = layout_.shard_dir(blob.id);
+    int shard_fd = shard_fds_[static_cast<std::size_t>(std::stoi(blob.id.substr(0, 2), nullptr, 16))];
+    if (shard_fd < 0) {
+        return sync_dir(shard);
+    }
+    if (int err = sync_fd(shard, shard_fd); err != 0) {
+        return latch_error(shard, err);
     }
     return {};
 }

@@ -12,6 +12,7 @@
 #include "storage/disk_store.h"
 #include "storage/object_store.h"
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -66,6 +67,9 @@ struct StagedBlob {
 class BlobFiles {
 public:
     BlobFiles(BlobLayout layout, const DiskStoreOptions& options, WriteLatch& latch);
+    ~BlobFiles();
+    BlobFiles(const BlobFiles&) = delete;
+    BlobFiles& operator=(const BlobFiles&) = delete;
 
     const BlobLayout& layout() const { return layout_; }
 
@@ -76,7 +80,8 @@ public:
     Result<StagedBlob> stage(ByteSource& body);
     // Removes a staged temp file (a BeforeCommit hook refused it).
     void discard(const StagedBlob& blob);
-    // Creates the 256 shard directories that are missing and makes them durable.
+    // Creates the 256 shard directories that are missing, makes them durable and keeps a
+    // descriptor of each open (every publish fsyncs one; opening it each time costs a path walk).
     Result<void> create_shards();
     // Renames the temp file into blobs/ and fsyncs the directory. On failure the temp file is gone.
     Result<void> publish(const StagedBlob& blob);
@@ -94,6 +99,7 @@ private:
     BlobLayout layout_;
     const DiskStoreOptions& options_;
     WriteLatch& latch_;
+    std::array<int, 256> shard_fds_;  // blobs/00 .. blobs/ff, -1 until create_shards()
 };
 
 Error disk_full_error(const std::string& detail);
