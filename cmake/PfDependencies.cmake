@@ -19,3 +19,5 @@ find_package(OpenSSL 3 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(pugixml REQUIRED)
+# Outbound HTTP/HTTPS (webhook deliveries) and SMTP (e-mail notifications): libcurl, OpenSSL flavour.
+find_package(CURL REQUIRED)

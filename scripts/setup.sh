@@ -15,12 +15,16 @@ packages=(
     libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
     # serve: HTTP (Boost.Beast/Asio), hashing and signatures (OpenSSL), the index (SQLite), XML
     libboost-dev libssl-dev zlib1g-dev libsqlite3-dev libpugixml-dev
+    # serve: outbound webhooks (HTTP/HTTPS) and e-mail (SMTP) for notifications
+    libcurl4-openssl-dev
     # allocator: keeps RSS flat over thousands of photos (see docs/architecture.md)
     libjemalloc-dev
     # tests
     googletest libgtest-dev libgmock-dev libimage-exiftool-perl
     # real S3 clients the serve tests drive (the aws CLI and boto3 come with the machine's Python)
     s3cmd rclone nodejs
+    # the SMTP sink the notification e-mail tests deliver to
+    python3-aiosmtpd
     # the default watermark font
     fonts-dejavu-core
     "$@"

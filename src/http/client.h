@@ -1,0 +1,89 @@
+// The outbound HTTP/HTTPS client for webhook deliveries (libcurl stays behind this header).
+//
+// One send() is one request on a fresh connection: no redirects (a 3xx is returned as a status),
+// no proxies (environment variables such as https_proxy are ignored, so the connection goes where
+// the policy checked), no cookies, no decompression. The AddressPolicy is applied to every
+// resolved address at the moment its socket is opened, after DNS, and checked again on the
+// connected address before the request is sent, so neither a hostname that resolves to a
+// private address nor DNS rebinding gets around it. The response body is read up to
+// max_response_bytes and the rest discarded (the transfer stops there, see body_truncated).
+//
+// Errors (Error::code) say what the caller should do:
+//   Forbidden        the destination is refused by the AddressPolicy (every address it resolved
+//                    to was refused; the message names each and why) — permanent
+//   InvalidArgument  bad URL (not http/https, no host, unparsable), bad method or header —
+//                    permanent
+//   Timeout          the connect or total timeout ran out — retryable
+//   Unavailable      DNS failure, connection refused/reset, TLS handshake or certificate
+//                    failure, the peer closed early — retryable
+//   Internal         libcurl out of memory or misbehaving — retryable
+// Any HTTP answer, whatever its status, is a value (ClientResponse), not an error.
+//
+// Thread-safe: send() is const and uses its own easy handle per call, so one HttpClient may be
+// shared by any number of threads. The message of an error never contains the URL's query or
+// userinfo (they may carry secrets).
+#pragma once
+
+#include "base/result.h"
+#include "http/address_policy.h"
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pf::http {
+
+struct ClientOptions {
+    std::chrono::milliseconds timeout{15'000};          // whole request, connect included (SNS)
+    std::chrono::milliseconds connect_timeout{15'000};  // DNS + TCP connect + TLS handshake
+    std::size_t max_response_bytes = 64 * 1024;         // response body kept; more is discarded
+    std::size_t max_response_header_bytes = 64 * 1024;  // response headers kept; more dropped
+    std::string user_agent = "photoflux";
+    std::string ca_file;           // PEM bundle to verify servers with; empty: the system's store
+    bool verify_tls = true;        // false only for development; never in production configs
+    AddressPolicy address_policy;  // default: public unicast only
+};
+
+struct ClientRequest {
+    std::string method = "POST";  // an HTTP token: "POST", "GET", "PUT", ...
+    std::string url;              // http:// or https:// only
+    // Sent in this order. Host, Content-Length and Transfer-Encoding are managed by the client.
+    // Without a Content-Type none is sent. Names and values must not contain CR or LF.
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;  // sent with a Content-Length (also when empty, for POST and PUT)
+    // This request's total timeout instead of ClientOptions::timeout (a delivery attempt's
+    // budget); the connect timeout stays the smaller of the two.
+    std::optional<std::chrono::milliseconds> timeout;
+};
+
+struct ClientResponse {
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, wire order
+    std::string body;                                          // at most max_response_bytes
+    bool body_truncated = false;  // the body was longer and the transfer stopped there
+    std::string remote_address;   // the IP the request went to ("127.0.0.1", "::1")
+
+    // First value of a header (name lowercase), or empty.
+    std::string header(std::string_view lowercase_name) const;
+};
+
+class HttpClient {
+public:
+    explicit HttpClient(ClientOptions options = {});
+
+    Result<ClientResponse> send(const ClientRequest& request) const;
+
+    const ClientOptions& options() const { return options_; }
+
+private:
+    ClientOptions options_;
+};
+
+// The URL without userinfo, query or fragment ("https://example.com:8443/hook"), for logs and
+// error messages; "<invalid URL>" when it does not parse.
+std::string redact_url(const std::string& url);
+
+}  // namespace pf::http
