@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 namespace pf {
 
@@ -32,5 +33,24 @@ private:
 inline double millis_since(SteadyClock::time_point start) {
     return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
 }
+
+// Wall-clock time as Unix milliseconds, behind an interface: for times that are persisted and
+// compared across restarts (a retry's next attempt), and so that tests can drive time by hand.
+// Not for budgets: those use Deadline. Implementations are thread-safe.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual std::int64_t now_ms() const = 0;
+};
+
+// The system's wall clock.
+class SystemClock final : public Clock {
+public:
+    std::int64_t now_ms() const override {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+};
 
 }  // namespace pf

@@ -1,0 +1,151 @@
+// SnsService: the SNS-compatible Query API of `photoflux serve`. The API router hands it every
+// request whose SigV4 credential scope names service "sns" (POST form body, or GET with the
+// parameters in the query). It reads the body (bounded), verifies the SigV4 signature itself
+// (Authorization header, body SHA-256 as the payload hash, 15-minute skew, constant-time
+// compare), dispatches on Action, records topics and subscriptions in the SqliteNotifyStore and
+// hands confirmations, unsubscriptions and published messages to the PublishSink. Responses and
+// errors are SNS's XML documents.
+//
+// The unauthenticated links the service mints (SubscribeURL, UnsubscribeURL) live under
+// /_/sns/; the integrator routes them to confirm_by_token() and unsubscribe_by_link().
+#pragma once
+
+#include "http/server.h"
+#include "notify/notify_store.h"
+#include "notify/publish_sink.h"
+#include "notify/sns_error.h"
+#include "notify/sns_form.h"
+#include "notify/sns_validation.h"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pf::notify {
+
+// Paths of the links, relative to the public base URL.
+inline constexpr std::string_view kConfirmLinkPath = "/_/sns/confirm";  // ?TopicArn=&Token=
+inline constexpr std::string_view kUnsubscribeLinkPath =
+    "/_/sns/unsubscribe";  // ?SubscriptionArn=&Token=
+
+// A complete SNS reply: what handle() writes, and what the link handlers return.
+struct SnsReply {
+    int status = 200;
+    std::string body;        // XML
+    std::string request_id;  // also sent as x-amzn-RequestId
+    static constexpr std::string_view content_type = "text/xml";
+};
+
+class SnsService {
+public:
+    struct Options {
+        std::string region = "us-east-1";
+        std::string account_id = "000000000000";
+        // The secret access key of an access key id, or nullopt when unknown.
+        std::function<std::optional<std::string>(std::string_view access_key)> secret_for;
+        // The public base URL of this server ("http://127.0.0.1:9000", no trailing slash), used
+        // for SubscribeURL and UnsubscribeURL.
+        std::function<std::string()> public_base_url;
+        std::function<std::chrono::system_clock::time_point()> now = [] {
+            return std::chrono::system_clock::now();
+        };
+        std::chrono::milliseconds max_clock_skew{15 * 60 * 1000};
+        // Body limit: 256 KiB of message (and attributes) percent-encoded (x3) plus the rest.
+        std::size_t max_body_bytes = 3 * 262144 + 64 * 1024;
+        // How long a confirmation token is valid (SNS: three days).
+        std::chrono::milliseconds confirmation_ttl{72LL * 3600 * 1000};
+        // SEAM for the policy validators of filter_policy.h / delivery_policy.h (see
+        // sns_validation.h); empty members fall back to structural checks.
+        PolicyValidators validators;
+        // Optional extra check of a subscription endpoint (e.g. refuse private addresses early);
+        // returns the reason to refuse, or nullopt.
+        std::function<std::optional<std::string>(std::string_view protocol,
+                                                 std::string_view endpoint)>
+            endpoint_policy;
+    };
+
+    SnsService(Options options, SqliteNotifyStore& store, PublishSink& sink);
+
+    // Serves one request (authenticated with SigV4) and writes the XML reply.
+    void handle(const http::Request& request, http::RequestBody& body, http::Response& response);
+
+    // The same without the HTTP plumbing: the caller supplies the whole body (tests, routers
+    // that already read it). Authenticates like handle().
+    SnsReply handle_buffered(const http::Request& request, std::string_view body);
+
+    // GET /_/sns/confirm?TopicArn=..&Token=.. (no signature: the token is the secret). Returns
+    // the ConfirmSubscriptionResponse XML, or the ErrorResponse.
+    SnsReply confirm_by_token(std::string_view topic_arn, std::string_view token);
+    // GET /_/sns/unsubscribe?SubscriptionArn=..&Token=.. (the token minted with the
+    // subscription). Refused (AuthorizationError) when the subscription was confirmed with
+    // AuthenticateOnUnsubscribe=true. Returns the UnsubscribeResponse XML.
+    SnsReply unsubscribe_by_link(std::string_view subscription_arn, std::string_view token);
+
+    // The links, as envelopes and confirmation messages carry them.
+    std::string subscribe_url(std::string_view topic_arn, std::string_view token) const;
+    std::string unsubscribe_url(const Subscription& subscription) const;
+
+    std::string topic_arn(std::string_view name) const;
+
+private:
+    struct Caller {
+        std::string access_key;
+    };
+    // The Result content of a successful action (nullopt: the action has no Result element).
+    using ActionOutput = std::optional<std::string>;
+    using ActionResult = SnsResult<ActionOutput>;
+
+    std::optional<SnsError> authenticate(const http::Request& request, std::string_view body,
+                                         Caller& caller) const;
+    SnsReply reply(std::string_view action, const ActionResult& result) const;
+    SnsReply error_reply(const SnsError& error) const;
+    ActionResult dispatch(std::string_view action, const SnsParams& params, const Caller& caller);
+
+    ActionResult create_topic(const SnsParams& params);
+    ActionResult delete_topic(const SnsParams& params);
+    ActionResult list_topics(const SnsParams& params);
+    ActionResult get_topic_attributes(const SnsParams& params);
+    ActionResult set_topic_attributes(const SnsParams& params);
+    ActionResult subscribe(const SnsParams& params);
+    ActionResult confirm_subscription(const SnsParams& params, bool authenticated);
+    ActionResult unsubscribe(const SnsParams& params);
+    ActionResult list_subscriptions(const SnsParams& params, bool by_topic);
+    ActionResult get_subscription_attributes(const SnsParams& params);
+    ActionResult set_subscription_attributes(const SnsParams& params);
+    ActionResult publish(const SnsParams& params);
+    ActionResult publish_batch(const SnsParams& params);
+    ActionResult list_tags_for_resource(const SnsParams& params);
+
+    // A parsed, validated Publish (or batch entry) for `topic`, or the reason it is invalid.
+    SnsResult<PublishedMessage> build_message(const SnsParams& params, const Topic& topic);
+    // Resolves a TopicArn parameter: InvalidParameter for a malformed or foreign ARN, NotFound
+    // when no such topic.
+    SnsResult<Topic> require_topic(std::string_view param_name, const SnsParams& params);
+    SnsResult<Subscription> require_subscription(const SnsParams& params);
+    std::optional<SnsError> check_topic_attribute(std::string_view name,
+                                                  std::string_view value) const;
+    // Normalises (RawMessageDelivery lowercased, empty values removed) and validates the
+    // complete attribute map a subscription of `protocol` would have.
+    std::optional<SnsError>
+    check_subscription_attributes(std::string_view protocol,
+                                  std::map<std::string, std::string>& attributes) const;
+    SnsResult<std::string> confirm(std::string_view topic_arn, std::string_view token,
+                                   bool authenticated, bool authenticate_on_unsubscribe);
+
+    std::int64_t now_ms() const;
+    std::string timestamp() const;
+
+    Options options_;
+    SqliteNotifyStore& store_;
+    PublishSink& sink_;
+};
+
+// A random (version 4) UUID in its canonical lowercase form.
+std::string new_uuid();
+
+}  // namespace pf::notify
