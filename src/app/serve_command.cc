@@ -1,6 +1,7 @@
 #include "app/serve_command.h"
 
 #include "app/credentials.h"
+#include "app/notify_host.h"
 #include "base/file_io.h"
 #include "base/logging.h"
 #include "http/server.h"
@@ -214,6 +215,16 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     s3api::S3Service s3(**store, credential_store, s3_options(serve));
     storage::ObjectStore& store_ref = **store;
 
+    auto notify = NotifyHost::open(serve, data_dir, [&credential_store](std::string_view key) {
+        return credential_store.secret_for(key);
+    });
+    if (!notify) {
+        std::cerr << "photoflux serve: cannot start notifications: " << notify.error().message
+                  << "\n";
+        return 2;
+    }
+    NotifyHost& notify_ref = **notify;
+
     raise_descriptor_limit(static_cast<std::size_t>(serve.max_connections));
     http::ServerLimits limits;
     limits.max_connections = static_cast<std::size_t>(serve.max_connections);
@@ -226,7 +237,15 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
         host, static_cast<std::uint16_t>(port), limits,
         [&](const http::Request& request, http::RequestBody& body, http::Response& response) {
             if (request.path().starts_with("/_/") || request.path() == "/_") {
-                handle_internal(request, response, store_ref);
+                if (!notify_ref.handle_link(request, response)) {
+                    handle_internal(request, response, store_ref);
+                }
+                return;
+            }
+            // One port for S3 and SNS, told apart as AWS clients expect with one endpoint URL:
+            // by the service their SigV4 credential scope names.
+            if (NotifyHost::is_sns_request(request)) {
+                notify_ref.handle_api(request, body, response);
                 return;
             }
             s3.handle(request, body, response);
@@ -249,6 +268,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     });
     signal_thread.detach();
 
+    notify_ref.start(url);  // before the ready file: links minted from now on need the URL
     print_banner(url, serve, data_dir, *credentials, options.print_credentials);
     if (!options.ready_file.empty()) {
         if (auto written = write_file_atomic(options.ready_file, url + "\n"); !written) {
@@ -259,6 +279,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     }
     logger()->info("listening url={} data_dir={}", url, data_dir.string());
     (*server)->run();
+    notify_ref.stop();
     logger()->info("stopped");
     return 0;
 }

@@ -204,6 +204,27 @@ const std::vector<Setting>& settings() {
         millis_setting("serve.limits.shutdown_grace_ms", "PF_SERVE_SHUTDOWN_GRACE_MS",
                        "time in-flight requests get to finish on SIGTERM",
                        &ServeConfig::shutdown_grace, 0, 3'600'000),
+        text_setting("serve.notify.public_url", "PF_SERVE_NOTIFY_PUBLIC_URL",
+                     "base URL subscribers reach serve at, for SubscribeURL, UnsubscribeURL and "
+                     "SigningCertURL (empty: the listening address)",
+                     &ServeConfig::notify_public_url),
+        text_setting("serve.notify.allowed_destinations", "PF_SERVE_NOTIFY_ALLOWED_DESTINATIONS",
+                     "CIDRs webhooks may be delivered to although they are loopback, private or "
+                     "link-local (refused by default), comma-separated",
+                     &ServeConfig::notify_allowed_destinations),
+        text_setting("serve.notify.smtp_url", "PF_SERVE_NOTIFY_SMTP_URL",
+                     "SMTP server for email/email-json subscriptions, smtp://host:port or "
+                     "smtps://host:port (empty: e-mail subscriptions are refused)",
+                     &ServeConfig::notify_smtp_url),
+        text_setting("serve.notify.smtp_username", "PF_SERVE_NOTIFY_SMTP_USERNAME",
+                     "SMTP user name (empty: no authentication)", &ServeConfig::notify_smtp_username),
+        text_setting("serve.notify.smtp_password", "PF_SERVE_NOTIFY_SMTP_PASSWORD",
+                     "SMTP password", &ServeConfig::notify_smtp_password),
+        text_setting("serve.notify.smtp_starttls", "PF_SERVE_NOTIFY_SMTP_STARTTLS",
+                     "STARTTLS on smtp:// connections: off, try (when offered) or require",
+                     &ServeConfig::notify_smtp_starttls),
+        text_setting("serve.notify.smtp_from", "PF_SERVE_NOTIFY_SMTP_FROM",
+                     "sender address of notification e-mails", &ServeConfig::notify_smtp_from),
     };
     return table;
 }

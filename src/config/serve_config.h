@@ -40,6 +40,15 @@ struct ServeConfig {
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds body_timeout{60'000};
     std::chrono::milliseconds shutdown_grace{30'000};
+
+    // Notifications (the SNS-compatible service).
+    std::string notify_public_url;
+    std::string notify_allowed_destinations;
+    std::string notify_smtp_url;
+    std::string notify_smtp_username;
+    std::string notify_smtp_password;
+    std::string notify_smtp_starttls = "try";
+    std::string notify_smtp_from = "photoflux@localhost";
 };
 
 }  // namespace pf::config

@@ -1,0 +1,223 @@
+#include "app/notify_host.h"
+
+#include "aws/sigv4.h"
+#include "aws/uri_encoding.h"
+#include "base/logging.h"
+#include "notify/delivery_policy.h"
+#include "s3api/cors.h"
+
+namespace pf::app {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+    static auto log = component_logger("notify");
+    return log;
+}
+
+// The value of `name` in a query string, decoded ('+' is a space), or empty.
+std::string query_value(std::string_view query, std::string_view name) {
+    auto params = aws::parse_query(query);
+    if (!params) return {};
+    for (const auto& [key, value] : *params) {
+        if (key == name) return value;
+    }
+    return {};
+}
+
+void reply(http::Response& response, int status, const std::string& content_type,
+           const std::string& body) {
+    if (response.start(status, {{"Content-Type", content_type}, {"Cache-Control", "no-store"}},
+                       body.size())) {
+        (void)response.write(body);
+    }
+}
+
+Result<http::StartTls> parse_starttls(const std::string& text) {
+    if (text == "off") return http::StartTls::Off;
+    if (text == "try" || text.empty()) return http::StartTls::Try;
+    if (text == "require") return http::StartTls::Require;
+    return make_error(ErrorCode::InvalidArgument,
+                      "serve.notify.smtp_starttls must be off, try or require, not " + text);
+}
+
+// The effective delivery policy of a delivery's subscription, read when it is attempted (so a
+// policy changed meanwhile applies to the next retry).
+notify::EffectiveDeliveryPolicy policy_for(notify::SqliteNotifyStore& store,
+                                           const notify::Delivery& delivery) {
+    std::optional<notify::TopicDeliveryPolicy> topic_policy;
+    std::optional<notify::SubscriptionDeliveryPolicy> subscription_policy;
+    if (auto topic = store.get_topic(delivery.topic_arn); topic && *topic) {
+        auto it = (*topic)->attributes.find("DeliveryPolicy");
+        if (it != (*topic)->attributes.end() && !it->second.empty()) {
+            if (auto parsed = notify::parse_topic_delivery_policy(it->second)) topic_policy = *parsed;
+        }
+    }
+    if (auto sub = store.get_subscription(delivery.subscription_arn); sub && *sub) {
+        auto it = (*sub)->attributes.find("DeliveryPolicy");
+        if (it != (*sub)->attributes.end() && !it->second.empty()) {
+            if (auto parsed = notify::parse_subscription_delivery_policy(it->second)) {
+                subscription_policy = *parsed;
+            }
+        }
+    }
+    return notify::effective_delivery_policy(delivery.protocol,
+                                             topic_policy ? &*topic_policy : nullptr,
+                                             subscription_policy ? &*subscription_policy : nullptr);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NotifyHost>> NotifyHost::open(const config::ServeConfig& serve,
+                                                     const std::filesystem::path& data_dir,
+                                                     SecretFor secret_for) {
+    std::unique_ptr<NotifyHost> host(new NotifyHost());
+    host->configured_public_url_ = serve.notify_public_url;
+    while (!host->configured_public_url_.empty() && host->configured_public_url_.back() == '/') {
+        host->configured_public_url_.pop_back();
+    }
+    auto notify_dir = data_dir / "notify";
+
+    auto store = notify::SqliteNotifyStore::open(notify_dir / "notify.sqlite");
+    if (!store) return store.error();
+    host->store_ = std::move(*store);
+
+    auto signer = notify::MessageSigner::load_or_create(notify_dir, "photoflux-sns");
+    if (!signer) return signer.error();
+    host->signer_ = std::make_unique<notify::MessageSigner>(std::move(*signer));
+
+    auto allowed = http::AddressPolicy::with_allowed(
+        s3api::split_list(serve.notify_allowed_destinations));
+    if (!allowed) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "serve.notify.allowed_destinations: " + allowed.error().message);
+    }
+    http::ClientOptions client;
+    client.timeout = std::chrono::seconds(15);
+    client.connect_timeout = std::chrono::seconds(15);
+    client.user_agent = "Amazon Simple Notification Service Agent";
+    client.address_policy = *allowed;
+    host->http_transport_ = std::make_unique<notify::HttpTransport>(client);
+
+    std::unique_ptr<http::SmtpClient> smtp;
+    if (!serve.notify_smtp_url.empty()) {
+        http::SmtpSettings settings;
+        settings.server_url = serve.notify_smtp_url;
+        settings.username = serve.notify_smtp_username;
+        settings.password = serve.notify_smtp_password;
+        auto starttls = parse_starttls(serve.notify_smtp_starttls);
+        if (!starttls) return starttls.error();
+        settings.starttls = *starttls;
+        settings.from_address = serve.notify_smtp_from;
+        if (auto valid = http::SmtpClient::validate(settings); !valid) {
+            return make_error(ErrorCode::InvalidArgument,
+                              "serve.notify.smtp_*: " + valid.error().message);
+        }
+        smtp = std::make_unique<http::SmtpClient>(settings);
+    }
+    bool have_smtp = smtp != nullptr;
+    host->email_transport_ = std::make_unique<notify::EmailTransport>(std::move(smtp));
+
+    NotifyHost* self = host.get();
+    host->dispatcher_ = std::make_unique<notify::Dispatcher>(
+        *host->store_,
+        [self](std::string_view protocol) -> notify::Transport* {
+            if (protocol == "http" || protocol == "https") return self->http_transport_.get();
+            if (protocol == "email" || protocol == "email-json") return self->email_transport_.get();
+            return nullptr;
+        },
+        [self](const notify::Delivery& delivery) { return policy_for(*self->store_, delivery); },
+        notify::DispatcherOptions{}, host->clock_);
+
+    notify::SnsService::Options options;
+    options.region = serve.region;
+    options.secret_for = std::move(secret_for);
+    options.public_base_url = [self] { return self->base_url(); };
+    options.max_clock_skew = serve.max_clock_skew;
+    options.endpoint_policy = [have_smtp](std::string_view protocol,
+                                          std::string_view) -> std::optional<std::string> {
+        if ((protocol == "email" || protocol == "email-json") && !have_smtp) {
+            return "e-mail subscriptions need an SMTP server: set serve.notify.smtp_url";
+        }
+        return std::nullopt;
+    };
+
+    notify::Fanout::Links links;
+    links.signing_cert_url = [self] {
+        return self->base_url() + "/_/sns/" + self->signer_->certificate_file_name();
+    };
+    links.unsubscribe_url = [self](const notify::Subscription& subscription) {
+        return self->sns_->unsubscribe_url(subscription);
+    };
+    host->fanout_ = std::make_unique<notify::Fanout>(*host->store_, *host->signer_, links,
+                                                     [self] { self->dispatcher_->wake(); });
+    host->sns_ = std::make_unique<notify::SnsService>(options, *host->store_, *host->fanout_);
+    return host;
+}
+
+NotifyHost::~NotifyHost() { stop(); }
+
+void NotifyHost::start(const std::string& listening_url) {
+    {
+        std::lock_guard lock(url_mutex_);
+        listening_url_ = listening_url;
+    }
+    auto now = clock_.now_ms();
+    if (auto purged = store_->purge_expired(now); purged && !purged->empty()) {
+        logger()->info("event=expired_subscriptions_removed count={}", purged->size());
+    }
+    dispatcher_->start();
+    started_ = true;
+    if (auto queued = store_->queued_count(); queued && *queued > 0) {
+        logger()->info("event=deliveries_resumed queued={}", *queued);
+    }
+}
+
+void NotifyHost::stop() {
+    if (started_) {
+        dispatcher_->stop();
+        started_ = false;
+    }
+}
+
+std::string NotifyHost::base_url() const {
+    if (!configured_public_url_.empty()) return configured_public_url_;
+    std::lock_guard lock(url_mutex_);
+    return listening_url_;
+}
+
+bool NotifyHost::is_sns_request(const http::Request& request) {
+    if (auto authorization = request.header("authorization")) {
+        auto parsed = aws::parse_authorization_header(*authorization);
+        return parsed && parsed->scope.service == "sns";
+    }
+    auto query = request.query();
+    auto credential = query_value(query, "X-Amz-Credential");
+    return credential.find("/sns/aws4_request") != std::string::npos;
+}
+
+void NotifyHost::handle_api(const http::Request& request, http::RequestBody& body,
+                            http::Response& response) {
+    sns_->handle(request, body, response);
+}
+
+bool NotifyHost::handle_link(const http::Request& request, http::Response& response) {
+    auto path = request.path();
+    if (!path.starts_with("/_/sns/")) return false;
+    auto query = request.query();
+    notify::SnsReply answer;
+    if (path == notify::kConfirmLinkPath) {
+        answer = sns_->confirm_by_token(query_value(query, "TopicArn"), query_value(query, "Token"));
+    } else if (path == notify::kUnsubscribeLinkPath) {
+        answer = sns_->unsubscribe_by_link(query_value(query, "SubscriptionArn"),
+                                          query_value(query, "Token"));
+    } else if (path.substr(std::string_view("/_/sns/").size()) == signer_->certificate_file_name()) {
+        reply(response, 200, "application/x-pem-file", signer_->certificate_pem());
+        return true;
+    } else {
+        return false;
+    }
+    reply(response, answer.status, std::string(notify::SnsReply::content_type), answer.body);
+    return true;
+}
+
+}  // namespace pf::app

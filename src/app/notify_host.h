@@ -1,0 +1,61 @@
+// The notification service of `photoflux serve`, wired: its store (<data>/notify/), the signing key
+// and certificate, the HTTP and SMTP transports with the destination rules from config, the
+// dispatcher, the fan-out and the SNS API. serve_command routes to it: SNS API requests (SigV4
+// credential scope service "sns") and the links under /_/sns/ (confirmation, unsubscribe, the
+// signing certificate).
+#pragma once
+
+#include "config/serve_config.h"
+#include "http/server.h"
+#include "notify/dispatcher.h"
+#include "notify/fanout.h"
+#include "notify/message_signer.h"
+#include "notify/notify_store.h"
+#include "notify/sns_service.h"
+#include "notify/transports.h"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace pf::app {
+
+class NotifyHost {
+public:
+    using SecretFor = std::function<std::optional<std::string>(std::string_view)>;
+    static Result<std::unique_ptr<NotifyHost>> open(const config::ServeConfig& serve,
+                                                    const std::filesystem::path& data_dir,
+                                                    SecretFor secret_for);
+    ~NotifyHost();
+
+    // Once the server listens: the base URL links point at (unless serve.notify.public_url is
+    // set); then deliveries start.
+    void start(const std::string& listening_url);
+    void stop();
+
+    // A request for the SNS API: signed for service "sns" (header or query credential).
+    static bool is_sns_request(const http::Request& request);
+    void handle_api(const http::Request& request, http::RequestBody& body, http::Response& response);
+    // GET /_/sns/...: true when the path was ours.
+    bool handle_link(const http::Request& request, http::Response& response);
+
+private:
+    NotifyHost() = default;
+    std::string base_url() const;
+
+    std::string configured_public_url_;
+    mutable std::mutex url_mutex_;
+    std::string listening_url_;
+    std::unique_ptr<notify::SqliteNotifyStore> store_;
+    std::unique_ptr<notify::MessageSigner> signer_;
+    std::unique_ptr<notify::HttpTransport> http_transport_;
+    std::unique_ptr<notify::EmailTransport> email_transport_;
+    SystemClock clock_;
+    std::unique_ptr<notify::Dispatcher> dispatcher_;
+    std::unique_ptr<notify::Fanout> fanout_;
+    std::unique_ptr<notify::SnsService> sns_;
+    bool started_ = false;
+};
+
+}  // namespace pf::app
