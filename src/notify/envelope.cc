@@ -92,11 +92,24 @@ std::string confirmation_string_to_sign(const ConfirmationFields& fields) {
 
 Result<std::string> notification_json(const PublishedMessage& message,
                                       std::string_view message_text, const EnvelopeUrls& urls,
-                                      int signature_version, const MessageSigner& signer) {
-    auto signature =
-        signer.sign_base64(signature_version, notification_string_to_sign(message, message_text));
-    if (!signature) {
-        return signature.error();
+                                      int signature_version, const MessageSigner& signer,
+                                      SignatureCache* cache) {
+    std::pair<int, std::string> key{signature_version, std::string(message_text)};
+    Result<std::string> signature = std::string();
+    if (cache != nullptr) {
+        if (auto it = cache->find(key); it != cache->end()) {
+            signature = it->second;
+        }
+    }
+    if (signature->empty()) {
+        signature = signer.sign_base64(signature_version,
+                                       notification_string_to_sign(message, message_text));
+        if (!signature) {
+            return signature.error();
+        }
+        if (cache != nullptr) {
+            cache->emplace(std::move(key), *signature);
+        }
     }
     Json document = Json::object();
     document["Type"] = "Notification";

@@ -13,6 +13,8 @@
 #include "notify/message_signer.h"
 
 #include <chrono>
+#include <map>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -69,9 +71,15 @@ std::string confirmation_string_to_sign(const ConfirmationFields& fields);
 // and was not published with MessageStructure=json (SNS does not deliver attributes then).
 // `message_text` is this subscriber's text (MessageStructure=json already resolved).
 // InvalidArgument for a signature version other than 1 or 2, or a field that is not UTF-8.
+//
+// A notification's signature covers the message, never the subscriber (the UnsubscribeURL is not
+// signed), so the subscribers of one Publish that get the same text can share one RSA signature:
+// pass the same cache for all of them (one Publish to 50 subscribers: 1 signature, not 50).
+using SignatureCache = std::map<std::pair<int, std::string>, std::string>;  // (version, text)
 Result<std::string> notification_json(const PublishedMessage& message,
                                       std::string_view message_text, const EnvelopeUrls& urls,
-                                      int signature_version, const MessageSigner& signer);
+                                      int signature_version, const MessageSigner& signer,
+                                      SignatureCache* cache = nullptr);
 
 // The SubscriptionConfirmation / UnsubscribeConfirmation JSON: Type, MessageId, Token, TopicArn,
 // Message (confirmation_message()), SubscribeURL, Timestamp, SignatureVersion, Signature,

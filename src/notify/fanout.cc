@@ -157,7 +157,8 @@ Result<bool> Fanout::passes_filter(const Subscription& subscription,
 
 Result<std::optional<Delivery>> Fanout::notification_for(const Topic& topic,
                                                          const Subscription& subscription,
-                                                         const PublishedMessage& message) {
+                                                         const PublishedMessage& message,
+                                                         SignatureCache* signatures) {
     if (!is_http(subscription.protocol) && !is_email(subscription.protocol)) {
         return std::optional<Delivery>();  // sse streams are fed live, not queued
     }
@@ -175,7 +176,7 @@ Result<std::optional<Delivery>> Fanout::notification_for(const Topic& topic,
         return std::optional<Delivery>(std::move(d));
     }
     if (subscription.protocol == "email-json") {
-        auto json = notification_json(message, text, urls, version, signer_);
+        auto json = notification_json(message, text, urls, version, signer_, signatures);
         if (!json) return json.error();
         d.subject = email_subject(message);
         d.body = std::move(*json);
@@ -191,7 +192,7 @@ Result<std::optional<Delivery>> Fanout::notification_for(const Topic& topic,
         d.headers.emplace_back("x-amz-sns-rawdelivery", "true");
         d.body = text;
     } else {
-        auto json = notification_json(message, text, urls, version, signer_);
+        auto json = notification_json(message, text, urls, version, signer_, signatures);
         if (!json) return json.error();
         d.body = std::move(*json);
     }
@@ -202,8 +203,9 @@ Result<void> Fanout::publish(const Topic& topic, const PublishedMessage& message
     auto subscriptions = store_.confirmed_subscriptions(topic.arn);
     if (!subscriptions) return subscriptions.error();
     std::vector<Delivery> deliveries;
+    SignatureCache signatures;
     for (const auto& subscription : *subscriptions) {
-        auto delivery = notification_for(topic, subscription, message);
+        auto delivery = notification_for(topic, subscription, message, &signatures);
         if (!delivery) return delivery.error();
         if (*delivery) deliveries.push_back(std::move(**delivery));
     }

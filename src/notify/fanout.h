@@ -6,6 +6,7 @@
 // same MessageId and signature.
 #pragma once
 
+#include "notify/envelope.h"
 #include "notify/filter_policy.h"
 #include "notify/message_signer.h"
 #include "notify/notify_store.h"
@@ -37,9 +38,11 @@ public:
 
     // The deliveries a message makes for one subscription (none when its filter policy does not
     // match or its protocol is not delivered through the queue). Public for tests.
+    // `signatures` lets the subscribers of one Publish share signatures (envelope.h).
     Result<std::optional<Delivery>> notification_for(const Topic& topic,
                                                      const Subscription& subscription,
-                                                     const PublishedMessage& message);
+                                                     const PublishedMessage& message,
+                                                     SignatureCache* signatures = nullptr);
 
 private:
     // Subscriptions' filter policies, compiled once per (subscription, policy text).
