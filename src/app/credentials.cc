@@ -16,6 +16,31 @@ constexpr std::string_view kSecretAlphabet =
 
 }  // namespace
 
+Result<std::optional<ApiCredentials>> read_credentials_file(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) {
+        return std::optional<ApiCredentials>();
+    }
+    auto text = read_file(file, 64 * 1024);
+    if (!text) {
+        return text.error();
+    }
+    auto doc = nlohmann::json::parse(*text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("access_key_id") ||
+        !doc.contains("secret_access_key") || !doc["access_key_id"].is_string() ||
+        !doc["secret_access_key"].is_string()) {
+        return make_error(ErrorCode::CorruptInput,
+                          file.string() + " is not a valid credentials file; remove it to "
+                                          "generate new credentials");
+    }
+    ApiCredentials out;
+    out.access_key_id = doc["access_key_id"].get<std::string>();
+    out.secret_access_key = doc["secret_access_key"].get<std::string>();
+    out.source = ApiCredentials::Source::File;
+    out.file = file;
+    return std::optional<ApiCredentials>(std::move(out));
+}
+
 Result<ApiCredentials> resolve_credentials(const config::ServeConfig& serve,
                                            const config::Environment& env,
                                            const std::filesystem::path& data_dir) {
@@ -44,24 +69,12 @@ Result<ApiCredentials> resolve_credentials(const config::ServeConfig& serve,
         out.source = ApiCredentials::Source::Environment;
         return out;
     }
-    std::error_code ec;
-    if (std::filesystem::exists(out.file, ec)) {
-        auto text = read_file(out.file, 64 * 1024);
-        if (!text) {
-            return text.error();
-        }
-        auto doc = nlohmann::json::parse(*text, nullptr, false);
-        if (doc.is_discarded() || !doc.contains("access_key_id") ||
-            !doc.contains("secret_access_key") || !doc["access_key_id"].is_string() ||
-            !doc["secret_access_key"].is_string()) {
-            return make_error(ErrorCode::CorruptInput,
-                              out.file.string() + " is not a valid credentials file; remove it to "
-                                                  "generate new credentials");
-        }
-        out.access_key_id = doc["access_key_id"].get<std::string>();
-        out.secret_access_key = doc["secret_access_key"].get<std::string>();
-        out.source = ApiCredentials::Source::File;
-        return out;
+    auto kept = read_credentials_file(out.file);
+    if (!kept) {
+        return kept.error();
+    }
+    if (*kept) {
+        return std::move(**kept);
     }
     // AWS-shaped keys: 20-character id, 40-character secret.
     out.access_key_id = "PF" + crypto::random_string(18, kKeyAlphabet);

@@ -7,6 +7,7 @@
 #include "config/config.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace pf::app {
@@ -17,6 +18,10 @@ struct ApiCredentials {
     enum class Source { Config, Environment, Generated, File } source = Source::Generated;
     std::filesystem::path file;  // where generated credentials are kept
 };
+
+// The pair kept in a credentials.json written by resolve_credentials(); nullopt when the file
+// does not exist, CorruptInput when it is not such a file.
+Result<std::optional<ApiCredentials>> read_credentials_file(const std::filesystem::path& file);
 
 Result<ApiCredentials> resolve_credentials(const config::ServeConfig& serve,
                                            const config::Environment& env,

@@ -1,5 +1,6 @@
 // photoflux: one binary, one subcommand per mode. This file only parses the command line, loads
 // the configuration (the one place that reads the environment) and hands over.
+#include "app/notify_command.h"
 #include "app/process_command.h"
 #include "app/serve_command.h"
 #include "base/logging.h"
@@ -33,6 +34,8 @@ pf::config::Environment read_environment() {
 int main(int argc, char** argv) {
     CLI::App app{"Photoflux: an automated photo-processing pipeline"};
     app.require_subcommand(1);
+    // The global options may also follow the subcommand (`photoflux serve --config x.yaml`).
+    app.fallthrough();
     std::string config_file;
     std::string log_level = "error";
     std::string log_format = "text";
@@ -49,6 +52,9 @@ int main(int argc, char** argv) {
     CLI::App* serve = app.add_subcommand(
         "serve", "Run Photoflux on this machine: the S3-compatible API over a local data directory");
     pf::app::add_serve_options(*serve, serve_options);
+
+    pf::app::NotifyOptions notify_options;
+    CLI::App* notify = pf::app::add_notify_command(app, notify_options);
 
     CLI::App* config_cmd =
         app.add_subcommand("config", "Print every setting with its default and variable");
@@ -73,8 +79,11 @@ int main(int argc, char** argv) {
     if (*serve) {
         return pf::app::run_serve(serve_options, *config, read_environment());
     }
+    if (*notify) {
+        return pf::app::run_notify(notify_options, *config, read_environment());
+    }
     if (*config_cmd) {
-        std::cout << pf::config::describe_settings();
+        std::cout << pf::config::describe_settings(*config);
         return 0;
     }
     if (*recipe_cmd) {

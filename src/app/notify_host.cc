@@ -3,6 +3,7 @@
 #include "aws/sigv4.h"
 #include "aws/uri_encoding.h"
 #include "base/logging.h"
+#include "crypto/digest.h"
 #include "notify/delivery_policy.h"
 #include "s3api/cors.h"
 
@@ -63,6 +64,33 @@ notify::EffectiveDeliveryPolicy policy_for(notify::SqliteNotifyStore& store,
     return notify::effective_delivery_policy(delivery.protocol,
                                              topic_policy ? &*topic_policy : nullptr,
                                              subscription_policy ? &*subscription_policy : nullptr);
+}
+
+// serve.notify.topics as the SNS service declares them (labels name the config entries).
+std::vector<notify::SnsService::DeclaredTopic>
+declared_topics(const std::vector<config::NotifyTopicConfig>& topics) {
+    std::vector<notify::SnsService::DeclaredTopic> out;
+    for (std::size_t i = 0; i < topics.size(); ++i) {
+        const auto& t = topics[i];
+        notify::SnsService::DeclaredTopic topic;
+        topic.label = "serve.notify.topics[" + std::to_string(i) + "]";
+        topic.name = t.name;
+        topic.attributes = t.attributes;
+        for (std::size_t j = 0; j < t.subscriptions.size(); ++j) {
+            const auto& s = t.subscriptions[j];
+            notify::SnsService::DeclaredSubscription sub;
+            sub.label = topic.label + ".subscriptions[" + std::to_string(j) + "]";
+            sub.protocol = s.protocol;
+            sub.endpoint = s.endpoint;
+            if (s.raw) sub.attributes["RawMessageDelivery"] = *s.raw ? "true" : "false";
+            if (s.filter_policy) sub.attributes["FilterPolicy"] = *s.filter_policy;
+            if (s.filter_policy_scope) sub.attributes["FilterPolicyScope"] = *s.filter_policy_scope;
+            if (s.delivery_policy) sub.attributes["DeliveryPolicy"] = *s.delivery_policy;
+            topic.subscriptions.push_back(std::move(sub));
+        }
+        out.push_back(std::move(topic));
+    }
+    return out;
 }
 
 }  // namespace
@@ -130,9 +158,16 @@ Result<std::unique_ptr<NotifyHost>> NotifyHost::open(const config::ServeConfig& 
 
     notify::SnsService::Options options;
     options.region = serve.region;
+    host->secret_for_ = secret_for;
     options.secret_for = std::move(secret_for);
     options.public_base_url = [self] { return self->base_url(); };
     options.max_clock_skew = serve.max_clock_skew;
+    // The resubscribe links' HMAC key: an RSA PKCS#1 v1.5 signature is deterministic, so the
+    // signing key's signature of a fixed text is a secret only this server can compute, the same
+    // after every restart, with nothing more to store.
+    auto link_key = host->signer_->sign_base64(2, "photoflux resubscribe links v1");
+    if (!link_key) return link_key.error();
+    options.link_secret = crypto::sha256_hex(*link_key);
     options.endpoint_policy = [have_smtp](std::string_view protocol,
                                           std::string_view) -> std::optional<std::string> {
         if ((protocol == "email" || protocol == "email-json") && !have_smtp) {
@@ -148,9 +183,19 @@ Result<std::unique_ptr<NotifyHost>> NotifyHost::open(const config::ServeConfig& 
     links.unsubscribe_url = [self](const notify::Subscription& subscription) {
         return self->sns_->unsubscribe_url(subscription);
     };
+    links.resubscribe_url = [self](const notify::Subscription& subscription, std::string* token) {
+        return self->sns_->resubscribe_url(subscription, token);
+    };
+    host->sse_ = std::make_unique<notify::SseHub>();
     host->fanout_ = std::make_unique<notify::Fanout>(*host->store_, *host->signer_, links,
-                                                     [self] { self->dispatcher_->wake(); });
+                                                     [self] { self->dispatcher_->wake(); },
+                                                     host->sse_.get());
+    options.on_replayed = [self] { self->dispatcher_->wake(); };
     host->sns_ = std::make_unique<notify::SnsService>(options, *host->store_, *host->fanout_);
+    if (!serve.notify_topics.empty()) {
+        auto declared = host->sns_->apply_declared(declared_topics(serve.notify_topics));
+        if (!declared) return declared.error();
+    }
     return host;
 }
 
@@ -173,6 +218,7 @@ void NotifyHost::start(const std::string& listening_url) {
 }
 
 void NotifyHost::stop() {
+    close_streams();
     if (started_) {
         dispatcher_->stop();
         started_ = false;
@@ -203,10 +249,19 @@ void NotifyHost::handle_api(const http::Request& request, http::RequestBody& bod
 bool NotifyHost::handle_link(const http::Request& request, http::Response& response) {
     auto path = request.path();
     if (!path.starts_with("/_/sns/")) return false;
+    if (path == kSsePath) {
+        serve_sse(request, response);
+        return true;
+    }
     auto query = request.query();
     notify::SnsReply answer;
     if (path == notify::kConfirmLinkPath) {
         answer = sns_->confirm_by_token(query_value(query, "TopicArn"), query_value(query, "Token"));
+    } else if (path == notify::kResubscribeLinkPath) {
+        answer = sns_->resubscribe_by_link(
+            query_value(query, "TopicArn"), query_value(query, "Protocol"),
+            query_value(query, "Endpoint"), query_value(query, "Expires"),
+            query_value(query, "Token"));
     } else if (path == notify::kUnsubscribeLinkPath) {
         answer = sns_->unsubscribe_by_link(query_value(query, "SubscriptionArn"),
                                           query_value(query, "Token"));

@@ -2,7 +2,7 @@
 // and certificate, the HTTP and SMTP transports with the destination rules from config, the
 // dispatcher, the fan-out and the SNS API. serve_command routes to it: SNS API requests (SigV4
 // credential scope service "sns") and the links under /_/sns/ (confirmation, unsubscribe, the
-// signing certificate).
+// signing certificate, the server-sent-event streams of /_/sns/sse).
 #pragma once
 
 #include "config/serve_config.h"
@@ -12,6 +12,7 @@
 #include "notify/message_signer.h"
 #include "notify/notify_store.h"
 #include "notify/sns_service.h"
+#include "notify/sse_hub.h"
 #include "notify/transports.h"
 
 #include <filesystem>
@@ -20,6 +21,9 @@
 #include <string>
 
 namespace pf::app {
+
+// Server-sent events of a topic or an sse subscription (notify_sse.cc).
+inline constexpr std::string_view kSsePath = "/_/sns/sse";
 
 class NotifyHost {
 public:
@@ -37,12 +41,18 @@ public:
     // A request for the SNS API: signed for service "sns" (header or query credential).
     static bool is_sns_request(const http::Request& request);
     void handle_api(const http::Request& request, http::RequestBody& body, http::Response& response);
-    // GET /_/sns/...: true when the path was ours.
+    // GET /_/sns/...: true when the path was ours. GET /_/sns/sse streams server-sent events
+    // (notify_sse.cc) and blocks until the client leaves or the stream is closed.
     bool handle_link(const http::Request& request, http::Response& response);
+    // Ends every open event stream (their requests then finish) and refuses new ones. Called when
+    // the server begins to stop, so in-flight SSE requests do not hold up the shutdown.
+    void close_streams();
 
 private:
     NotifyHost() = default;
     std::string base_url() const;
+    // GET /_/sns/sse?TopicArn=... | ?SubscriptionArn=... (HTTP Basic with the API key pair).
+    void serve_sse(const http::Request& request, http::Response& response);
 
     std::string configured_public_url_;
     mutable std::mutex url_mutex_;
@@ -53,6 +63,8 @@ private:
     std::unique_ptr<notify::EmailTransport> email_transport_;
     SystemClock clock_;
     std::unique_ptr<notify::Dispatcher> dispatcher_;
+    SecretFor secret_for_;
+    std::unique_ptr<notify::SseHub> sse_;  // before fanout_, which points at it
     std::unique_ptr<notify::Fanout> fanout_;
     std::unique_ptr<notify::SnsService> sns_;
     bool started_ = false;

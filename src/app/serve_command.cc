@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -127,8 +128,12 @@ void print_banner(const std::string& url, const config::ServeConfig& serve,
     }
     std::string secret = show ? credentials.secret_access_key : "<secret " + secret_note + ">";
     std::string bucket = serve.default_bucket.empty() ? "BUCKET" : serve.default_bucket;
-    std::cout << "Photoflux is serving the S3 API at " << url << "\n"
-              << "  data:          " << data_dir.string() << "\n"
+    std::cout << "Photoflux is serving the S3 API at " << url << "\n";
+    if (!serve.tls_certificate_file.empty()) {
+        std::cout << "  tls:           " << serve.tls_certificate_file
+                  << " (clients that do not trust it: aws --ca-bundle FILE)\n";
+    }
+    std::cout << "  data:          " << data_dir.string() << "\n"
               << "  bucket:        " << bucket << "\n"
               << "  access key id: " << credentials.access_key_id << "\n"
               << "  secret key:    " << (show ? credentials.secret_access_key + "  " + secret_note : secret)
@@ -165,6 +170,18 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     if (colon == std::string::npos || port < 0 || port > 65535) {
         std::cerr << "photoflux serve: --listen must be HOST:PORT, got " << serve.listen << "\n";
         return 2;
+    }
+    std::optional<http::ServerTls> tls;
+    if (!serve.tls_certificate_file.empty() || !serve.tls_key_file.empty()) {
+        if (serve.tls_certificate_file.empty() || serve.tls_key_file.empty()) {
+            std::cerr << "photoflux serve: TLS needs both serve.tls.certificate_file "
+                         "(PF_SERVE_TLS_CERTIFICATE_FILE) and serve.tls.key_file "
+                         "(PF_SERVE_TLS_KEY_FILE); only "
+                      << (serve.tls_certificate_file.empty() ? "the key file" : "the certificate file")
+                      << " is set\n";
+            return 2;
+        }
+        tls = http::ServerTls{serve.tls_certificate_file, serve.tls_key_file};
     }
 
     std::error_code ec;
@@ -249,18 +266,27 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                 return;
             }
             s3.handle(request, body, response);
-        });
+        },
+        tls);
     if (!server) {
-        std::cerr << "photoflux serve: cannot listen on " << serve.listen << ": "
-                  << server.error().message << "\n";
+        if (tls && server.error().code == ErrorCode::InvalidArgument) {
+            std::cerr << "photoflux serve: " << server.error().message << "\n";  // names the file
+        } else {
+            std::cerr << "photoflux serve: cannot listen on " << serve.listen << ": "
+                      << server.error().message << "\n";
+        }
         return 2;
     }
-    std::string url = "http://" + display_host(host) + ":" + std::to_string((*server)->port());
+    std::string url = std::string(tls ? "https://" : "http://") + display_host(host) + ":" +
+                      std::to_string((*server)->port());
 
-    std::thread signal_thread([&signals, srv = server->get()] {
+    std::thread signal_thread([&signals, srv = server->get(), notify_streams = &notify_ref] {
         int received = 0;
         sigwait(&signals, &received);
         logger()->info("signal={} stopping: no new connections, in-flight requests finish", received);
+        // Event streams never finish by themselves: end them first (and refuse new ones), so
+        // run() can return once the other in-flight requests are done.
+        notify_streams->close_streams();
         srv->stop();
         sigwait(&signals, &received);
         logger()->warn("second signal={}: exiting without waiting", received);

@@ -21,7 +21,8 @@ struct Setting {
     std::string_view env;
     std::string_view description;
     std::function<std::string(const Config&)> current;
-    // Returns an error message, or empty on success.
+    // Returns an error message, or empty on success. Empty for a structured setting (a list read
+    // by its own parser, file only: env is empty too).
     std::function<std::string(Config&, const std::string&)> assign;
 };
 
@@ -204,6 +205,13 @@ const std::vector<Setting>& settings() {
         millis_setting("serve.limits.shutdown_grace_ms", "PF_SERVE_SHUTDOWN_GRACE_MS",
                        "time in-flight requests get to finish on SIGTERM",
                        &ServeConfig::shutdown_grace, 0, 3'600'000),
+        text_setting("serve.tls.certificate_file", "PF_SERVE_TLS_CERTIFICATE_FILE",
+                     "PEM certificate (then any intermediates) to serve https with; set together "
+                     "with serve.tls.key_file (both empty: plain http)",
+                     &ServeConfig::tls_certificate_file),
+        text_setting("serve.tls.key_file", "PF_SERVE_TLS_KEY_FILE",
+                     "unencrypted PEM private key of serve.tls.certificate_file",
+                     &ServeConfig::tls_key_file),
         text_setting("serve.notify.public_url", "PF_SERVE_NOTIFY_PUBLIC_URL",
                      "base URL subscribers reach serve at, for SubscribeURL, UnsubscribeURL and "
                      "SigningCertURL (empty: the listening address)",
@@ -225,6 +233,18 @@ const std::vector<Setting>& settings() {
                      &ServeConfig::notify_smtp_starttls),
         text_setting("serve.notify.smtp_from", "PF_SERVE_NOTIFY_SMTP_FROM",
                      "sender address of notification e-mails", &ServeConfig::notify_smtp_from),
+        {"serve.notify.topics", "",
+         "topics created at start, with subscriptions already confirmed (file only). Example:\n"
+         "  - name: photos-done\n"
+         "    attributes: {DisplayName: Photos, SignatureVersion: \"2\"}\n"
+         "    subscriptions:\n"
+         "      - {protocol: https, endpoint: \"https://hooks.example.com/photoflux\", raw: false,\n"
+         "         filter_policy: '{\"kind\":[\"thumb\"]}'}\n"
+         "      - {protocol: email, endpoint: ops@example.com}\n"
+         "attributes: DisplayName, DeliveryPolicy, Policy, SignatureVersion; subscriptions:\n"
+         "protocol (http, https, email, email-json), endpoint, raw, filter_policy,\n"
+         "filter_policy_scope, delivery_policy (policies as JSON strings or mappings)",
+         [](const Config&) { return std::string("[]"); }, nullptr},
     };
     return table;
 }
@@ -302,7 +322,7 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
         }
         for (const auto& s : settings()) {
             YAML::Node value = find(root, s.path);
-            if (!value) {
+            if (!value || !s.assign) {
                 continue;
             }
             if (!value.IsScalar()) {
@@ -313,10 +333,12 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
                 problems.push_back(std::string(s.path) + ": " + err);
             }
         }
+        parse_notify_topics(find(root, "serve.notify.topics"), "serve.notify.topics",
+                            config.serve.notify_topics, problems);
     }
     for (const auto& s : settings()) {
         auto it = env.find(std::string(s.env));
-        if (it == env.end()) {
+        if (!s.assign || it == env.end()) {
             continue;
         }
         if (auto err = s.assign(config, it->second); !err.empty()) {
@@ -354,7 +376,9 @@ std::string yaml_scalar(const std::string& value) {
     return quoted + "\"";
 }
 
-std::string describe_settings() {
+std::string describe_settings() { return describe_settings(Config{}); }
+
+std::string describe_settings(const Config& loaded) {
     Config defaults;
     std::ostringstream out;
     out << "# Photoflux settings with their defaults. Each can also be set by the environment\n"
@@ -377,6 +401,18 @@ std::string describe_settings() {
             open.push_back(parts[i]);
         }
         std::string indent(2 * (parts.size() - 1), ' ');
+        if (!s.assign) {  // a list: described line by line, shown as its (empty) default
+            std::istringstream lines{std::string(s.description)};
+            for (std::string line; std::getline(lines, line);) {
+                out << indent << "# " << line << "\n";
+            }
+            if (s.path == "serve.notify.topics" && !loaded.serve.notify_topics.empty()) {
+                out << indent << "# the loaded configuration declares "
+                    << summarize_notify_topics(loaded.serve.notify_topics) << "\n";
+            }
+            out << indent << parts.back() << ": " << s.current(defaults) << "\n";
+            continue;
+        }
         out << indent << "# " << s.description << " (" << s.env << ")\n";
         out << indent << parts.back() << ": " << yaml_scalar(s.current(defaults)) << "\n";
     }

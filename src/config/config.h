@@ -28,5 +28,8 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
 // A commented YAML document listing every setting with its default, environment variable and
 // meaning: generated from the same table the loader uses, so it cannot drift.
 std::string describe_settings();
+// The same, noting what the loaded configuration declares where a setting is a list (the topics of
+// serve.notify.topics): the values shown stay the defaults.
+std::string describe_settings(const Config& loaded);
 
 }  // namespace pf::config

@@ -3,9 +3,12 @@
 // slow or hostile clients. Lists are comma-separated so every setting stays one value.
 #pragma once
 
+#include "config/notify_topics.h"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pf::config {
 
@@ -41,6 +44,11 @@ struct ServeConfig {
     std::chrono::milliseconds body_timeout{60'000};
     std::chrono::milliseconds shutdown_grace{30'000};
 
+    // TLS termination, both or neither: the certificate (PEM, intermediates after it) and its
+    // unencrypted PEM key. Set, serve listens with https only.
+    std::string tls_certificate_file;
+    std::string tls_key_file;
+
     // Notifications (the SNS-compatible service).
     std::string notify_public_url;
     std::string notify_allowed_destinations;
@@ -49,6 +57,8 @@ struct ServeConfig {
     std::string notify_smtp_password;
     std::string notify_smtp_starttls = "try";
     std::string notify_smtp_from = "photoflux@localhost";
+    // serve.notify.topics (file only): created at start, subscriptions already confirmed.
+    std::vector<NotifyTopicConfig> notify_topics;
 };
 
 }  // namespace pf::config

@@ -3,10 +3,14 @@
 // then run to completion on that thread (run_op), so handlers stay plain blocking code while no
 // read or write can hang past its timeout. The acceptor has its own io_context on the thread that
 // calls run(); it also answers the over-limit 503s and joins finished connection threads.
+//
+// TLS (optional) is a beast::ssl_stream layered on the same timed stream, so every deadline
+// applies to the TLS records underneath; on_stream() picks the layer a request travels on.
 #include "http/server.h"
 #include "base/ascii.h"
 
 #include "base/clock.h"
+#include "base/file_io.h"
 #include "base/logging.h"
 
 // <utility> before any Boost.Asio header: Debian's Boost 1.74 asio misses it under g++ 12
@@ -16,6 +20,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
@@ -26,8 +32,13 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 // clang-format on
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +52,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -57,6 +69,8 @@ using error_code = boost::system::error_code;
 using Stream =
     beast::basic_stream<tcp, net::io_context::executor_type, beast::unlimited_rate_policy>;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
+// beast's wrapper coalesces small buffer sequences (head + chunk line + data) into one record.
+using TlsStream = beast::ssl_stream<Stream&>;
 
 // An unread request body up to this size is read and discarded after the response so the
 // connection can be kept; anything larger (or of unknown size) closes the connection instead.
@@ -77,6 +91,23 @@ constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// The first byte of every TLS connection: a handshake record (ContentType 22).
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
+// Certificate and key files are small; anything bigger is not one.
+constexpr std::uint64_t kMaxPemFileBytes = 1 << 20;
+// Mozilla's "intermediate" configuration (server-side TLS guidelines 5.7): TLS 1.2 suites with
+// forward secrecy and AEAD only; TLS 1.3's three suites; X25519, P-256 and P-384.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr const char* kTlsGroups = "X25519:prime256v1:secp384r1";
+constexpr std::string_view kPlainHttpOnTlsPort =
+    "This port speaks HTTPS only: use an https:// URL.\n";
+
 bool is_token_char(char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
         return true;
@@ -91,7 +122,10 @@ bool is_transport_error(const error_code& ec) {
            ec == bhttp::error::partial_message ||
            ec.category() == boost::system::system_category() ||
            ec.category() == net::error::get_misc_category() ||
-           ec.category() == net::error::get_netdb_category();
+           ec.category() == net::error::get_netdb_category() ||
+           // TLS: a broken record, an alert, or the peer gone without close_notify.
+           ec.category() == net::error::get_ssl_category() ||
+           ec.category() == net::ssl::error::get_stream_category();
 }
 
 std::string_view reason_phrase(int status) {
@@ -155,6 +189,8 @@ struct Shared {
     Handler handler;
     std::shared_ptr<spdlog::logger> log;
     std::atomic<bool> stopping{false};
+    // Set: the port speaks TLS only. OpenSSL's SSL_CTX is safe to share between threads.
+    std::unique_ptr<net::ssl::context> tls;
 };
 
 class Connection;
@@ -247,6 +283,18 @@ private:
 
     bool usable() const { return !broken_ && !killed_.load(std::memory_order_relaxed); }
 
+    // Calls op(stream) with the layer requests travel on: TLS once it is up, else plain TCP.
+    template <typename Op>
+    void on_stream(Op&& op) {
+        if (tls_) {
+            op(*tls_);
+        } else {
+            op(stream_);
+        }
+    }
+
+    bool start_tls();
+    void send_close_notify();
     bool wait_for_request(bool first);
     bool read_head();
     void exchange();
@@ -277,6 +325,8 @@ private:
     Shared& shared_;
     net::io_context ioc_{1}; // run by this connection's thread only
     Stream stream_{ioc_};
+    std::optional<TlsStream> tls_; // over stream_, made once the client starts a TLS handshake
+    bool tls_ready_ = false;       // the handshake completed
     beast::flat_buffer buffer_; // request heads (and chunked bodies) on their way to the parser
     std::optional<Parser> parser_;
     std::string remote_;
@@ -353,11 +403,13 @@ void Connection::serve() noexcept {
         remote_ = ec ? std::string("unknown") : format_endpoint(peer);
         shared_.log->debug("connection open remote={}", remote_);
 
-        // The first request's head must be complete header_timeout after the accept; later
-        // ones get idle_timeout to start and then header_timeout from their first byte.
+        // The first request's head (after the TLS handshake, if any) must be complete
+        // header_timeout after the accept; later ones get idle_timeout to start and then
+        // header_timeout from their first byte.
         stream_.expires_after(shared_.limits.header_timeout);
         bool first = true;
-        while (!close_ && usable()) {
+        bool open = !shared_.tls || start_tls();
+        while (open && !close_ && usable()) {
             if (!wait_for_request(first)) {
                 break;
             }
@@ -383,6 +435,71 @@ void Connection::serve() noexcept {
     shared_.log->debug("connection closed remote={}", remote_);
 }
 
+// A TLS port: the first bytes tell a TLS handshake (a record of type 22) from someone speaking
+// plain HTTP, who gets a plain 400 saying so instead of a silent close. The bytes read for that go
+// to the handshake. Runs under the first request's header deadline and, like an idle wait, is
+// cut short by stop().
+bool Connection::start_tls() {
+    if (shared_.stopping.load()) {
+        return false;
+    }
+    auto r = run_op([&](auto handler) {
+        stream_.async_read_some(buffer_.prepare(kHeadReadSize), std::move(handler));
+    });
+    buffer_.commit(r.bytes);
+    if (r.ec || buffer_.size() == 0) {
+        shared_.log->debug("tls handshake not received remote={} reason={}", remote_,
+                           r.ec ? r.ec.message() : "no data");
+        return false;
+    }
+    auto first = *static_cast<const unsigned char*>(buffer_.data().data());
+    if (first != kTlsHandshakeRecord) {
+        if (first >= 'A' && first <= 'Z') { // a request line: "GET / HTTP/1.1"
+            shared_.log->debug("plain http request on the tls port remote={}", remote_);
+            reply_error(400, kPlainHttpOnTlsPort);
+        } else {
+            shared_.log->debug("tls handshake failed remote={} reason=not a tls record", remote_);
+        }
+        return false;
+    }
+    tls_.emplace(stream_, *shared_.tls);
+    std::size_t offered = buffer_.size();
+    auto handshake = run_op([&](auto handler) {
+        tls_->async_handshake(net::ssl::stream_base::server, buffer_.data(), std::move(handler));
+    });
+    buffer_.consume(offered);
+    if (handshake.ec) {
+        shared_.log->debug("tls handshake failed remote={} reason={}", remote_,
+                           handshake.ec.message());
+        return false;
+    }
+    if (handshake.bytes != offered) {
+        // Bytes after the client's handshake messages that it sent before ours arrived: no
+        // TLS 1.2/1.3 client does that (no 0-RTT here).
+        shared_.log->debug("tls handshake failed remote={} reason=unexpected early data", remote_);
+        return false;
+    }
+    tls_ready_ = true;
+    const SSL* ssl = tls_->native_handle();
+    shared_.log->debug("tls established remote={} version={} cipher={}", remote_,
+                       SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+    return true;
+}
+
+// The TLS close_notify alert tells the client that what it received is complete, not cut off.
+// One-way: marking the peer's alert as received makes OpenSSL send ours and not wait for theirs
+// (clients rarely send one). Bounded like a lingering close.
+void Connection::send_close_notify() {
+    SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
+    stream_.expires_after(std::min(kLingerTime, shared_.limits.write_timeout));
+    auto r = run_op([&](auto handler) {
+        tls_->async_shutdown([handler = std::move(handler)](const error_code& ec) mutable {
+            handler(ec, 0);
+        });
+    });
+    (void)r; // a client that is gone or not reading just does not get it
+}
+
 bool Connection::wait_for_request(bool first) {
     if (buffer_.size() > 0) { // a pipelined request is already here
         stream_.expires_after(shared_.limits.header_timeout);
@@ -396,7 +513,9 @@ bool Connection::wait_for_request(bool first) {
         stream_.expires_after(shared_.limits.idle_timeout);
     }
     auto r = run_op([&](auto handler) {
-        stream_.async_read_some(buffer_.prepare(kHeadReadSize), std::move(handler));
+        on_stream([&](auto& stream) {
+            stream.async_read_some(buffer_.prepare(kHeadReadSize), std::move(handler));
+        });
     });
     buffer_.commit(r.bytes);
     if (r.ec) {
@@ -416,7 +535,9 @@ bool Connection::read_head() {
     // the length with the optional itself, and every length is "greater" than none.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     auto r = run_op([&](auto handler) {
-        bhttp::async_read_header(stream_, buffer_, *parser_, std::move(handler));
+        on_stream([&](auto& stream) {
+            bhttp::async_read_header(stream, buffer_, *parser_, std::move(handler));
+        });
     });
     if (!r.ec) {
         return true;
@@ -576,6 +697,10 @@ void Connection::drain_body() {
 void Connection::close_connection() {
     error_code ec;
     if (usable() && stream_.socket().is_open()) {
+        if (tls_ready_) {
+            send_close_notify();
+        }
+        // The linger below reads raw TCP: whatever still arrives is discarded unread.
         stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
         if (!ec && linger_ && !shared_.stopping.load()) {
             phase_ = Phase::Idle; // stop() may cut the linger short
@@ -657,7 +782,9 @@ Result<std::size_t> Connection::body_read_length(std::span<char> out) {
         // Straight from the socket into the caller's buffer: no copy, one recv per read.
         stream_.expires_after(shared_.limits.body_progress_timeout);
         auto r = run_op([&](auto handler) {
-            stream_.async_read_some(net::buffer(out.data(), want), std::move(handler));
+            on_stream([&](auto& stream) {
+                stream.async_read_some(net::buffer(out.data(), want), std::move(handler));
+            });
         });
         if (r.ec) {
             return body_failure(r.ec);
@@ -683,7 +810,9 @@ Result<std::size_t> Connection::body_read_chunked(std::span<char> out) {
         body.more = true;
         stream_.expires_after(shared_.limits.body_progress_timeout);
         auto r = run_op([&](auto handler) {
-            bhttp::async_read_some(stream_, buffer_, *parser_, std::move(handler));
+            on_stream([&](auto& stream) {
+                bhttp::async_read_some(stream, buffer_, *parser_, std::move(handler));
+            });
         });
         if (r.ec == bhttp::error::need_buffer) { // the caller's buffer is full: not an error
             r.ec = {};
@@ -707,8 +836,23 @@ Result<void> Connection::send(const std::array<net::const_buffer, N>& buffers) {
     if (!usable()) {
         return make_error(ErrorCode::Unavailable, "connection closed");
     }
+    // Empty buffers (a head already sent) are left out: over TLS, beast's flat_stream writes an
+    // empty first buffer as a zero-byte write, which makes async_write stop as if done.
+    std::array<net::const_buffer, N> parts;
+    std::size_t count = 0;
+    for (const auto& b : buffers) {
+        if (b.size() > 0) {
+            parts[count++] = b;
+        }
+    }
+    if (count == 0) {
+        return {};
+    }
+    std::span<const net::const_buffer> sequence(parts.data(), count);
     stream_.expires_after(shared_.limits.write_timeout);
-    auto r = run_op([&](auto handler) { net::async_write(stream_, buffers, std::move(handler)); });
+    auto r = run_op([&](auto handler) {
+        on_stream([&](auto& stream) { net::async_write(stream, sequence, std::move(handler)); });
+    });
     if (r.ec) {
         broken_ = true;
         close_ = true;
@@ -903,6 +1047,150 @@ Result<void> Connection::response_finish() {
     return {};
 }
 
+// ---- TLS context ------------------------------------------------------------------------------
+
+// The OpenSSL error queue as text (and emptied), for messages that name the file at fault.
+std::string take_openssl_errors() {
+    std::string out;
+    while (unsigned long code = ERR_get_error()) {
+        char text[256];
+        ERR_error_string_n(code, text, sizeof text);
+        if (!out.empty()) {
+            out += "; ";
+        }
+        out += text;
+    }
+    return out.empty() ? "no details from OpenSSL" : out;
+}
+
+// Never prompts for a passphrase on the terminal (OpenSSL's default for an encrypted key).
+int refuse_passphrase(char*, int, int, void*) {
+    return 0;
+}
+
+// ALPN: HTTP/1.1 when the client offers it; otherwise no protocol is agreed and the client
+// falls back to HTTP/1.1 by default or gives up.
+int select_http11(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                  unsigned int inlen, void*) {
+    static constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+struct BioFree {
+    void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+    void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+Error tls_file_error(const std::string& what, const std::string& file, const std::string& why) {
+    return make_error(ErrorCode::InvalidArgument, "TLS " + what + " file " + file + ": " + why);
+}
+
+Result<std::unique_ptr<net::ssl::context>> make_tls_context(const ServerTls& tls) {
+    if (tls.certificate_pem_file.empty() || tls.key_pem_file.empty()) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "TLS needs both a certificate file and a key file");
+    }
+    auto cert_pem = read_file(tls.certificate_pem_file, kMaxPemFileBytes);
+    if (!cert_pem) {
+        return tls_file_error("certificate", tls.certificate_pem_file, cert_pem.error().message);
+    }
+    auto key_pem = read_file(tls.key_pem_file, kMaxPemFileBytes);
+    if (!key_pem) {
+        return tls_file_error("key", tls.key_pem_file, key_pem.error().message);
+    }
+    // The key text is secret: wiped however this function ends.
+    struct Wipe {
+        std::string& s;
+        ~Wipe() { OPENSSL_cleanse(s.data(), s.size()); }
+    } wipe{*key_pem};
+    ERR_clear_error();
+
+    // The certificate first, then any intermediates, as web servers expect the file.
+    std::unique_ptr<X509, X509Free> leaf;
+    std::vector<std::unique_ptr<X509, X509Free>> chain;
+    {
+        std::unique_ptr<BIO, BioFree> bio(
+            BIO_new_mem_buf(cert_pem->data(), static_cast<int>(cert_pem->size())));
+        if (!bio) {
+            return make_error(ErrorCode::Internal, "out of memory reading the TLS certificate");
+        }
+        leaf.reset(PEM_read_bio_X509(bio.get(), nullptr, refuse_passphrase, nullptr));
+        if (!leaf) {
+            return tls_file_error("certificate", tls.certificate_pem_file,
+                                  "no PEM certificate in it (" + take_openssl_errors() + ")");
+        }
+        while (X509* next = PEM_read_bio_X509(bio.get(), nullptr, refuse_passphrase, nullptr)) {
+            chain.emplace_back(next);
+        }
+        ERR_clear_error(); // the loop ends on "no start line"
+    }
+    std::unique_ptr<EVP_PKEY, PkeyFree> key;
+    {
+        if (key_pem->find("ENCRYPTED") != std::string::npos) {
+            return tls_file_error("key", tls.key_pem_file,
+                                  "the key is encrypted; give it unencrypted (readable by this "
+                                  "user only)");
+        }
+        std::unique_ptr<BIO, BioFree> bio(
+            BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
+        if (!bio) {
+            return make_error(ErrorCode::Internal, "out of memory reading the TLS key");
+        }
+        key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_passphrase, nullptr));
+        if (!key) {
+            return tls_file_error("key", tls.key_pem_file,
+                                  "no PEM private key in it (" + take_openssl_errors() + ")");
+        }
+    }
+    if (X509_check_private_key(leaf.get(), key.get()) != 1) {
+        ERR_clear_error();
+        return make_error(ErrorCode::InvalidArgument,
+                          "TLS key file " + tls.key_pem_file +
+                              " does not hold the private key of the certificate in " +
+                              tls.certificate_pem_file);
+    }
+
+    auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    SSL_CTX* ctx = context->native_handle();
+    bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+              SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) == 1 &&
+              SSL_CTX_set_ciphersuites(ctx, kTls13Suites) == 1 &&
+              SSL_CTX_set1_groups_list(ctx, kTlsGroups) == 1 &&
+              SSL_CTX_set_dh_auto(ctx, 1) == 1 && SSL_CTX_use_certificate(ctx, leaf.get()) == 1;
+    for (const auto& cert : chain) {
+        ok = ok && SSL_CTX_add1_chain_cert(ctx, cert.get()) == 1;
+    }
+    ok = ok && SSL_CTX_use_PrivateKey(ctx, key.get()) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    if (!ok) {
+        return tls_file_error("certificate", tls.certificate_pem_file,
+                              "refused by OpenSSL (" + take_openssl_errors() + ")");
+    }
+    // No renegotiation (TLS 1.2; 1.3 has none), no compression (CRIME), no stateless session
+    // tickets (a ticket key that is never rotated; Mozilla's advice): sessions resume from the
+    // server's own cache instead.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx, 4096);
+    SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
+    SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+    if (X509_cmp_current_time(X509_get0_notAfter(leaf.get())) < 0) {
+        component_logger("http")->warn("TLS certificate has expired file={}",
+                                       tls.certificate_pem_file);
+    }
+    return context;
+}
+
 // ---- Server -----------------------------------------------------------------------------------
 
 // An over-limit connection: answered with 503 on the acceptor's io_context, never a thread.
@@ -938,6 +1226,7 @@ public:
     }
 
     Result<void> open(const std::string& host, std::uint16_t port);
+    void use_tls(std::unique_ptr<net::ssl::context> context) { shared_.tls = std::move(context); }
     std::uint16_t port() const override { return port_; }
     void run() override;
     void stop() override;
@@ -1134,14 +1423,6 @@ void BeastServer::reject() {
         return;
     }
     error_code ignored;
-    r->socket.set_option(tcp::no_delay(true), ignored);
-    static constexpr std::string_view kBody = "Too many connections\n";
-    r->response = "HTTP/1.1 503 Service Unavailable\r\n";
-    r->response += date_.get();
-    r->response += "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: ";
-    append_number(r->response, kBody.size());
-    r->response += "\r\nConnection: close\r\n\r\n";
-    r->response += kBody;
     rejections_.insert(r);
     // Whatever happens, the socket is closed after kLingerTime.
     r->timer.expires_after(kLingerTime);
@@ -1151,6 +1432,21 @@ void BeastServer::reject() {
             r->socket.close(e);
         }
     });
+    if (shared_.tls) {
+        // A TLS client cannot read a plain 503 and there is no thread to run a handshake on: it
+        // gets a clean end of stream (its ClientHello read and discarded, so no reset).
+        r->socket.shutdown(tcp::socket::shutdown_send, ignored);
+        drain_rejection(r);
+        return;
+    }
+    r->socket.set_option(tcp::no_delay(true), ignored);
+    static constexpr std::string_view kBody = "Too many connections\n";
+    r->response = "HTTP/1.1 503 Service Unavailable\r\n";
+    r->response += date_.get();
+    r->response += "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: ";
+    append_number(r->response, kBody.size());
+    r->response += "\r\nConnection: close\r\n\r\n";
+    r->response += kBody;
     net::async_write(r->socket, net::buffer(r->response),
                      [this, r](const error_code& write_ec, std::size_t) {
                          if (write_ec) {
@@ -1271,7 +1567,8 @@ std::string_view Request::query() const {
 }
 
 Result<std::unique_ptr<Server>> Server::listen(const std::string& host, std::uint16_t port,
-                                               ServerLimits limits, Handler handler) {
+                                               ServerLimits limits, Handler handler,
+                                               std::optional<ServerTls> tls) {
     if (!handler) {
         return make_error(ErrorCode::InvalidArgument, "http server needs a handler");
     }
@@ -1288,6 +1585,13 @@ Result<std::unique_ptr<Server>> Server::listen(const std::string& host, std::uin
     }
     try {
         auto server = std::make_unique<BeastServer>(limits, std::move(handler));
+        if (tls) {
+            auto context = make_tls_context(*tls);
+            if (!context) {
+                return context.error();
+            }
+            server->use_tls(std::move(*context));
+        }
         if (auto opened = server->open(host, port); !opened) {
             return opened.error();
         }

@@ -7,6 +7,9 @@
 // the response through Response (fixed length or chunked). Limits: header bytes, connection count,
 // header/idle/body-progress timeouts. stop() is graceful: no new connections, idle keep-alive
 // connections closed, in-flight requests finish within a grace period.
+//
+// With a ServerTls the server speaks HTTPS only (OpenSSL stays inside server.cc): the handshake
+// shares the first request's header_timeout, and everything above works the same over TLS.
 #pragma once
 
 #include "base/byte_stream.h"
@@ -32,6 +35,14 @@ struct ServerLimits {
     std::chrono::milliseconds body_progress_timeout{60'000};  // no body bytes for this long
     std::chrono::milliseconds write_timeout{60'000};    // a response write making no progress
     std::chrono::milliseconds shutdown_grace{30'000};   // in-flight requests get this long on stop
+};
+
+// TLS termination. TLS 1.2 and 1.3 only, Mozilla "intermediate" ciphers, no renegotiation, ALPN
+// http/1.1. The files are read once, by listen(); a key that does not match the certificate, an
+// encrypted key or a file without PEM content is refused there with a message naming the file.
+struct ServerTls {
+    std::string certificate_pem_file;  // the certificate, then any intermediates (PEM)
+    std::string key_pem_file;          // its private key, unencrypted PEM (RSA or EC)
 };
 
 // Header names are compared case-insensitively; the list keeps the wire order and duplicates.
@@ -83,9 +94,12 @@ using Handler = std::function<void(const Request&, RequestBody&, Response&)>;
 
 class Server {
 public:
-    // Binds and listens; "127.0.0.1:0" picks a free port (port() tells which).
+    // Binds and listens; "127.0.0.1:0" picks a free port (port() tells which). With `tls`, only
+    // TLS connections are served: InvalidArgument when its files are unusable (nothing is bound
+    // then). A plain HTTP request on a TLS port is answered with a plain 400 and closed.
     static Result<std::unique_ptr<Server>> listen(const std::string& host, std::uint16_t port,
-                                                   ServerLimits limits, Handler handler);
+                                                   ServerLimits limits, Handler handler,
+                                                   std::optional<ServerTls> tls = std::nullopt);
     virtual ~Server() = default;
 
     virtual std::uint16_t port() const = 0;

@@ -1,6 +1,7 @@
 #include "notify/fanout.h"
 
 #include "base/clock.h"
+#include "base/logging.h"
 #include "notify/delivery_policy.h"
 #include "notify/envelope.h"
 #include "notify/sns_service.h"
@@ -16,6 +17,11 @@ std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+void log_failure(std::string_view what, const std::string& error) {
+    static auto log = component_logger("notify");
+    log->error("event=delivery_not_queued kind={} error=\"{}\"", what, error);
 }
 
 bool is_http(std::string_view protocol) {
@@ -63,6 +69,16 @@ Delivery base_delivery(const Subscription& subscription, std::string message_id,
     return d;
 }
 
+// The envelope JSON on one line, for an SSE data field (the deliveries' JSON is indented). Same
+// fields, values and order; the signature covers values, not whitespace.
+Result<std::string> one_line_json(const std::string& text) {
+    auto parsed = nlohmann::ordered_json::parse(text, nullptr, false);
+    if (parsed.is_discarded()) {
+        return make_error(ErrorCode::Internal, "notification JSON does not parse");
+    }
+    return parsed.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 }  // namespace
 
 std::string message_text_for(const PublishedMessage& message, std::string_view protocol) {
@@ -88,9 +104,9 @@ int signature_version_of(const Topic& topic) {
 }
 
 Fanout::Fanout(SqliteNotifyStore& store, const MessageSigner& signer, Links links,
-               std::function<void()> wake_dispatcher)
+               std::function<void()> wake_dispatcher, SseHub* sse)
     : store_(store), signer_(signer), links_(std::move(links)),
-      wake_dispatcher_(std::move(wake_dispatcher)) {}
+      wake_dispatcher_(std::move(wake_dispatcher)), sse_(sse) {}
 
 Result<void> Fanout::on_subscribe_pending(const Subscription& subscription,
                                           const ConfirmationRequest& confirmation) {
@@ -129,9 +145,63 @@ Result<void> Fanout::on_subscribe_pending(const Subscription& subscription,
     return {};
 }
 
-void Fanout::on_unsubscribed(const Subscription& subscription, bool /*topic_deleted*/) {
-    std::lock_guard lock(filters_mutex_);
-    filters_.erase(subscription.arn);
+void Fanout::on_unsubscribed(const Subscription& subscription, bool topic_deleted) {
+    {
+        std::lock_guard lock(filters_mutex_);
+        filters_.erase(subscription.arn);
+    }
+    if (sse_) {
+        sse_->close(SseScope::Subscription, subscription.arn,
+                    topic_deleted ? "topic deleted" : "unsubscribed");
+        if (topic_deleted) sse_->close(SseScope::Topic, subscription.topic_arn, "topic deleted");
+    }
+    // An HTTP/HTTPS endpoint hears that it was unsubscribed (as on SNS), with a link that restores
+    // the subscription; not when the whole topic went away.
+    if (topic_deleted || !is_http(subscription.protocol) || !links_.resubscribe_url) {
+        return;
+    }
+    ConfirmationFields fields;
+    fields.kind = ConfirmationKind::Unsubscribe;
+    fields.message_id = new_uuid();
+    fields.subscribe_url = links_.resubscribe_url(subscription, &fields.token);
+    if (fields.subscribe_url.empty()) {
+        return;
+    }
+    fields.topic_arn = subscription.topic_arn;
+    fields.subscription_arn = subscription.arn;
+    fields.timestamp = sns_timestamp(std::chrono::system_clock::now());
+    fields.signing_cert_url = links_.signing_cert_url();
+    int version = 1;
+    if (auto topic = store_.get_topic(subscription.topic_arn); topic && *topic) {
+        version = signature_version_of(**topic);
+    }
+    auto json = confirmation_json(fields, version, signer_);
+    if (!json) {
+        log_failure("unsubscribe_confirmation", json.error().message);
+        return;
+    }
+    Delivery d = base_delivery(subscription, fields.message_id, "UnsubscribeConfirmation");
+    d.body = std::move(*json);
+    d.headers = {{"x-amz-sns-message-type", "UnsubscribeConfirmation"},
+                 {"x-amz-sns-message-id", d.message_id},
+                 {"x-amz-sns-topic-arn", subscription.topic_arn},
+                 {"x-amz-sns-subscription-arn", subscription.arn},
+                 {"Content-Type", std::string(kDefaultHeaderContentType)},
+                 {"User-Agent", "Amazon Simple Notification Service Agent"}};
+    if (auto queued = store_.enqueue({d}); !queued) {
+        log_failure("unsubscribe_confirmation", queued.error().message);
+        return;
+    }
+    wake_dispatcher_();
+}
+
+Result<std::optional<std::string>> Fanout::filtered_text(const Subscription& subscription,
+                                                         const PublishedMessage& message) {
+    std::string text = message_text_for(message, subscription.protocol);
+    auto passes = passes_filter(subscription, message, text);
+    if (!passes) return passes.error();
+    if (!*passes) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(text));
 }
 
 Result<bool> Fanout::passes_filter(const Subscription& subscription,
@@ -162,10 +232,10 @@ Result<std::optional<Delivery>> Fanout::notification_for(const Topic& topic,
     if (!is_http(subscription.protocol) && !is_email(subscription.protocol)) {
         return std::optional<Delivery>();  // sse streams are fed live, not queued
     }
-    std::string text = message_text_for(message, subscription.protocol);
-    auto passes = passes_filter(subscription, message, text);
-    if (!passes) return passes.error();
-    if (!*passes) return std::optional<Delivery>();
+    auto filtered = filtered_text(subscription, message);
+    if (!filtered) return filtered.error();
+    if (!*filtered) return std::optional<Delivery>();
+    const std::string& text = **filtered;
 
     Delivery d = base_delivery(subscription, message.message_id, "Notification");
     EnvelopeUrls urls{links_.signing_cert_url(), links_.unsubscribe_url(subscription)};
@@ -209,12 +279,60 @@ Result<void> Fanout::publish(const Topic& topic, const PublishedMessage& message
         if (!delivery) return delivery.error();
         if (*delivery) deliveries.push_back(std::move(**delivery));
     }
-    if (deliveries.empty()) {
-        return {};
+    if (!deliveries.empty()) {
+        if (auto queued = store_.enqueue(deliveries); !queued) return queued.error();
+        wake_dispatcher_();
     }
-    if (auto queued = store_.enqueue(deliveries); !queued) return queued.error();
-    wake_dispatcher_();
+    if (sse_) push_to_streams(topic, message, *subscriptions, signatures);
     return {};
+}
+
+Result<std::optional<std::string>> Fanout::sse_data_for(const Topic& topic,
+                                                       const Subscription& subscription,
+                                                       const PublishedMessage& message,
+                                                       SignatureCache* signatures) {
+    auto filtered = filtered_text(subscription, message);
+    if (!filtered || !*filtered || subscription.raw_message_delivery()) return filtered;
+    EnvelopeUrls urls{links_.signing_cert_url(), links_.unsubscribe_url(subscription)};
+    auto json = notification_json(message, **filtered, urls, signature_version_of(topic), signer_,
+                                  signatures);
+    if (!json) return json.error();
+    auto line = one_line_json(*json);
+    if (!line) return line.error();
+    return std::optional<std::string>(std::move(*line));
+}
+
+void Fanout::push_to_streams(const Topic& topic, const PublishedMessage& message,
+                             const std::vector<Subscription>& subscriptions,
+                             SignatureCache& signatures) {
+    static auto log = component_logger("notify");
+    if (sse_->has_streams(SseScope::Topic, topic.arn)) {
+        // A topic stream has no subscription: no UnsubscribeURL, the text of protocol "sse".
+        EnvelopeUrls urls{links_.signing_cert_url(), ""};
+        auto json = notification_json(message, message_text_for(message, kProtocolSse), urls,
+                                      signature_version_of(topic), signer_, &signatures);
+        if (json) json = one_line_json(*json);
+        if (json) {
+            sse_->publish(SseScope::Topic, topic.arn, message.message_id, "Notification", *json);
+        } else {
+            log->error("event=sse_event_failed topic={} message_id={} error=\"{}\"", topic.arn,
+                       message.message_id, json.error().message);
+        }
+    }
+    for (const auto& subscription : subscriptions) {
+        if (subscription.protocol != kProtocolSse ||
+            !sse_->has_streams(SseScope::Subscription, subscription.arn)) {
+            continue;
+        }
+        auto data = sse_data_for(topic, subscription, message, &signatures);
+        if (!data) {
+            log->error("event=sse_event_failed subscription={} message_id={} error=\"{}\"",
+                       subscription.arn, message.message_id, data.error().message);
+        } else if (*data) {
+            sse_->publish(SseScope::Subscription, subscription.arn, message.message_id,
+                          "Notification", **data);
+        }
+    }
 }
 
 }  // namespace pf::notify

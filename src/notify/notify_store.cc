@@ -663,6 +663,41 @@ Result<ConfirmOutcome> SqliteNotifyStore::confirm(const ConfirmRequest& request)
     });
 }
 
+Result<Subscription> SqliteNotifyStore::confirm_by_config(const std::string& arn,
+                                                          std::int64_t now_ms) {
+    return write<Subscription>([&](Database& db) -> Result<Subscription> {
+        auto found = subscription_by_arn(db, arn);
+        if (!found) {
+            return found.error();
+        }
+        if (!*found) {
+            return subscription_not_found(arn);
+        }
+        Subscription s = std::move(**found);
+        if (!s.pending && s.confirmed_by_config) {
+            return s;
+        }
+        if (s.pending) {
+            s.pending = false;
+            s.confirmed_ms = now_ms;
+        }
+        s.confirmed_by_config = true;
+        auto u = run_bound(db,
+                           "UPDATE subscriptions SET pending = 0, confirmed_by_config = 1, "
+                           "confirmed_ms = ?2 WHERE arn = ?1",
+                           [&](Query& q) { q.bind_text(1, arn).bind(2, s.confirmed_ms); });
+        if (!u) {
+            return u.error();
+        }
+        auto t = run_bound(db, "DELETE FROM confirmation_tokens WHERE subscription_arn = ?1",
+                           [&](Query& q) { q.bind_text(1, arn); });
+        if (!t) {
+            return t.error();
+        }
+        return s;
+    });
+}
+
 Result<std::optional<Subscription>> SqliteNotifyStore::get_subscription(const std::string& arn) {
     return read<std::optional<Subscription>>(
         [&](Database& db) { return subscription_by_arn(db, arn); });
@@ -988,6 +1023,41 @@ Result<std::size_t> SqliteNotifyStore::replay(const std::vector<std::string>& de
             }
         }
         return moved;
+    });
+}
+
+Result<std::optional<DeadLetter>>
+SqliteNotifyStore::dead_letter_by_id(const std::string& delivery_id) {
+    return read<std::optional<DeadLetter>>([&](Database& db) -> Result<std::optional<DeadLetter>> {
+        std::optional<DeadLetter> out;
+        auto r = each_row(
+            db,
+            "SELECT " PF_DELIVERY_COLUMNS ", dead_at_ms, reason FROM dead_letters WHERE id = ?1",
+            [&](Query& q) { q.bind_text(1, delivery_id); },
+            [&](const Query& q) {
+                DeadLetter dl;
+                dl.delivery = read_delivery(q);
+                dl.dead_at_ms = q.int64(14);
+                dl.reason = q.blob(15);
+                out = std::move(dl);
+            });
+        if (!r) {
+            return r.error();
+        }
+        return out;
+    });
+}
+
+Result<std::vector<std::string>> SqliteNotifyStore::dead_letter_subscriptions() {
+    return read<std::vector<std::string>>([&](Database& db) -> Result<std::vector<std::string>> {
+        std::vector<std::string> out;
+        auto r = each_row(
+            db, "SELECT DISTINCT subscription_arn FROM dead_letters ORDER BY subscription_arn",
+            [](Query&) {}, [&](const Query& q) { out.push_back(q.text(0)); });
+        if (!r) {
+            return r.error();
+        }
+        return out;
     });
 }
 

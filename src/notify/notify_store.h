@@ -111,6 +111,10 @@ public:
     // Deletes expired tokens and the pending subscriptions left without a live token (SNS drops
     // unconfirmed subscriptions after the token's three days). Returns the subscriptions removed.
     Result<std::vector<Subscription>> purge_expired(std::int64_t now_ms);
+    // Confirms a subscription the config file declares: a pending one becomes confirmed (no token
+    // needed; its tokens are dropped) and is marked confirmed_by_config. Returns the stored
+    // subscription; NotFound when there is none.
+    Result<Subscription> confirm_by_config(const std::string& arn, std::int64_t now_ms);
 
     // --- DeliveryQueue ---
     Result<void> enqueue(const std::vector<Delivery>& deliveries) override;
@@ -129,6 +133,13 @@ public:
                                const std::optional<std::string>& subscription_arn,
                                std::int64_t now_ms) override;
     Result<void> drop_subscription(const std::string& subscription_arn) override;
+
+    // --- Dead letters, beyond the DeliveryQueue (the ListDeadLetters / ReplayDeadLetters API) ---
+    // One dead letter by its delivery id; nullopt when there is none.
+    Result<std::optional<DeadLetter>> dead_letter_by_id(const std::string& delivery_id);
+    // The distinct subscription ARNs that have dead letters ("" for confirmation messages, which
+    // belong to no subscription yet), sorted.
+    Result<std::vector<std::string>> dead_letter_subscriptions();
 
     // Queued deliveries (for tests and metrics).
     Result<std::size_t> queued_count();

@@ -24,6 +24,9 @@ using Clock = std::chrono::system_clock;
 constexpr std::size_t kPageSize = 100;
 constexpr std::size_t kMaxTokenLength = 1024;
 constexpr std::size_t kMaxTags = 50;
+constexpr std::size_t kDefaultDeadLetterItems = 100;
+constexpr std::size_t kMaxDeadLetterItems = 1000;
+constexpr std::size_t kMaxReplayIds = 1000;
 
 spdlog::logger& log() {
     static auto logger = component_logger("notify");
@@ -115,6 +118,20 @@ std::string attribute_or(const std::map<std::string, std::string>& attributes,
     return it == attributes.end() ? fallback : it->second;
 }
 
+// A SubscriptionArn parameter that must be well-formed but need not exist (dead letters outlive
+// their subscription).
+std::optional<SnsError> check_subscription_arn_shape(std::string_view arn) {
+    auto parts = split_colons(arn);
+    if (parts.size() != 7 || parts[0] != "arn" || parts[2] != "sns" || parts[6].empty()) {
+        return invalid_parameter("SubscriptionArn");
+    }
+    return std::nullopt;
+}
+
+std::string iso_time_ms(std::int64_t unix_ms) {
+    return aws::format_iso8601_millis(Clock::time_point(std::chrono::milliseconds(unix_ms)));
+}
+
 }  // namespace
 
 std::string new_uuid() {
@@ -175,6 +192,97 @@ std::string SnsService::unsubscribe_url(const Subscription& subscription) const 
     return base + std::string(kUnsubscribeLinkPath) +
            "?Action=Unsubscribe&SubscriptionArn=" + aws::uri_encode(subscription.arn, false) +
            "&Token=" + aws::uri_encode(subscription.unsubscribe_token, false);
+}
+
+namespace {
+
+std::string resubscribe_mac(const std::string& secret, std::string_view topic_arn,
+                            std::string_view protocol, std::string_view endpoint,
+                            std::string_view expires) {
+    std::string text;
+    text.append(topic_arn).append("\n").append(protocol).append("\n").append(endpoint);
+    text.append("\n").append(expires);
+    return crypto::hex_encode(crypto::hmac_sha256(secret, text));
+}
+
+}  // namespace
+
+std::string SnsService::resubscribe_url(const Subscription& subscription,
+                                        std::string* token_out) const {
+    if (options_.link_secret.empty()) {
+        return {};
+    }
+    auto expires_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          options_.now().time_since_epoch() + options_.confirmation_ttl)
+                          .count();
+    std::string expires = std::to_string(expires_ms);
+    std::string token = resubscribe_mac(options_.link_secret, subscription.topic_arn,
+                                        subscription.protocol, subscription.endpoint, expires);
+    if (token_out != nullptr) {
+        *token_out = token;
+    }
+    std::string base = options_.public_base_url ? options_.public_base_url() : std::string();
+    return base + std::string(kResubscribeLinkPath) +
+           "?Action=Subscribe&TopicArn=" + aws::uri_encode(subscription.topic_arn, false) +
+           "&Protocol=" + aws::uri_encode(subscription.protocol, false) +
+           "&Endpoint=" + aws::uri_encode(subscription.endpoint, false) + "&Expires=" + expires +
+           "&Token=" + token;
+}
+
+SnsReply SnsService::resubscribe_by_link(std::string_view topic_arn, std::string_view protocol,
+                                         std::string_view endpoint, std::string_view expires,
+                                         std::string_view token) {
+    auto refused = [&] {
+        return error_reply(sns_error(SnsErrorCode::AuthorizationError,
+                                     "The resubscribe link is not valid or has expired."));
+    };
+    if (options_.link_secret.empty() || token.empty() || expires.empty() ||
+        expires.find_first_not_of("0123456789") != std::string_view::npos ||
+        expires.size() > 18) {
+        return refused();
+    }
+    std::string expected = resubscribe_mac(options_.link_secret, topic_arn, protocol, endpoint,
+                                           expires);
+    if (!crypto::constant_time_equal(token, expected)) {
+        return refused();
+    }
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   options_.now().time_since_epoch())
+                   .count();
+    if (std::stoll(std::string(expires)) < now) {
+        return refused();
+    }
+    auto topic = store_.get_topic(std::string(topic_arn));
+    if (!topic) {
+        return error_reply(from_error(topic.error()));
+    }
+    if (!*topic) {
+        return error_reply(sns_error(SnsErrorCode::NotFound, "Topic does not exist"));
+    }
+    Subscription candidate;
+    candidate.arn = std::string(topic_arn) + ":" + new_uuid();
+    candidate.topic_arn = std::string(topic_arn);
+    candidate.protocol = std::string(protocol);
+    candidate.endpoint = std::string(endpoint);
+    candidate.owner = options_.account_id;
+    candidate.pending = false;
+    candidate.unsubscribe_token = crypto::random_hex(32);
+    candidate.created_ms = now;
+    candidate.confirmed_ms = now;
+    auto subscribed = store_.subscribe(candidate, std::nullopt);
+    if (!subscribed) {
+        return error_reply(from_error(subscribed.error()));
+    }
+    if (subscribed->subscription.pending) {
+        auto confirmed = store_.confirm_by_config(subscribed->subscription.arn, now);
+        if (!confirmed) {
+            return error_reply(from_error(confirmed.error()));
+        }
+    }
+    sink_.on_confirmed(subscribed->subscription);
+    SnsXml out(false);
+    out.element("SubscriptionArn", subscribed->subscription.arn);
+    return reply("ConfirmSubscription", ActionResult(ActionOutput(out.take())));
 }
 
 // --- HTTP plumbing ---
@@ -423,6 +531,10 @@ SnsService::ActionResult SnsService::dispatch(std::string_view action, const Sns
         return publish_batch(params);
     if (action == "ListTagsForResource")
         return list_tags_for_resource(params);
+    if (action == "ListDeadLetters")
+        return list_dead_letters(params);
+    if (action == "ReplayDeadLetters")
+        return replay_dead_letters(params);
     return sns_error(SnsErrorCode::InvalidAction,
                      "Could not find operation " + std::string(action) + " for version 2010-03-31");
 }
@@ -1219,6 +1331,403 @@ SnsService::ActionResult SnsService::publish_batch(const SnsParams& params) {
     out.open("Successful").raw(successful.take()).close();
     out.open("Failed").raw(failed.take()).close();
     return ActionOutput(out.take());
+}
+
+// --- Dead letters (Photoflux extensions) ---
+
+SnsService::ActionResult SnsService::list_dead_letters(const SnsParams& params) {
+    std::optional<std::string> subscription;
+    if (auto arn = params.get("SubscriptionArn"); arn && !arn->empty()) {
+        if (auto e = check_subscription_arn_shape(*arn)) {
+            return *e;
+        }
+        subscription = std::string(*arn);
+    }
+    std::size_t limit = kDefaultDeadLetterItems;
+    if (auto max = params.get("MaxItems"); max && !max->empty()) {
+        std::size_t value = 0;
+        auto [end, ec] = std::from_chars(max->data(), max->data() + max->size(), value);
+        if (ec != std::errc() || end != max->data() + max->size() || value < 1 ||
+            value > kMaxDeadLetterItems) {
+            return invalid_parameter("MaxItems", "must be a whole number from 1 to " +
+                                                     std::to_string(kMaxDeadLetterItems));
+        }
+        limit = value;
+    }
+    // One more than asked tells whether there are more.
+    auto letters = store_.dead_letters(subscription, limit + 1);
+    if (!letters) {
+        log().error("event=store_failed op=dead_letters error=\"{}\"", letters.error().message);
+        return from_error(letters.error());
+    }
+    const bool truncated = letters->size() > limit;
+    if (truncated) {
+        letters->resize(limit);
+    }
+    SnsXml out(false);
+    out.open("DeadLetters");
+    for (const auto& letter : *letters) {
+        const Delivery& d = letter.delivery;
+        out.open("member")
+            .element("DeliveryId", d.id)
+            .element("MessageId", d.message_id)
+            .element("MessageType", d.message_type)
+            .element("TopicArn", d.topic_arn)
+            .element("SubscriptionArn", d.subscription_arn)
+            .element("Protocol", d.protocol)
+            .element("Endpoint", d.endpoint)
+            .element("Attempts", std::to_string(d.attempts))
+            .element("DeadAt", iso_time_ms(letter.dead_at_ms))
+            .element("Reason", letter.reason)
+            .close();
+    }
+    out.close();
+    out.element("IsTruncated", truncated ? "true" : "false");
+    return ActionOutput(out.take());
+}
+
+SnsService::ActionResult SnsService::replay_dead_letters(const SnsParams& params) {
+    bool all = false;
+    if (auto flag = params.get("All"); flag && !flag->empty()) {
+        auto parsed = parse_bool(*flag);
+        if (!parsed) {
+            return invalid_parameter("All", "must be true or false");
+        }
+        all = *parsed;
+    }
+    // DeliveryIds.member.N (a list of plain values), in N order.
+    std::vector<std::pair<std::size_t, std::string>> numbered;
+    const SnsParams members = params.under("DeliveryIds.member.");
+    for (const auto& [suffix, value] : members.all()) {
+        std::size_t n = 0;
+        auto [end, ec] = std::from_chars(suffix.data(), suffix.data() + suffix.size(), n);
+        if (ec != std::errc() || end != suffix.data() + suffix.size() || n < 1 ||
+            n > kMaxReplayIds) {
+            return invalid_parameter("DeliveryIds", "DeliveryIds.member." + suffix +
+                                                        " is not a member name (N from 1 to " +
+                                                        std::to_string(kMaxReplayIds) + ")");
+        }
+        if (value.empty()) {
+            return invalid_parameter("DeliveryIds", "member " + suffix + " is empty");
+        }
+        numbered.emplace_back(n, value);
+    }
+    std::sort(numbered.begin(), numbered.end());
+    std::vector<std::string> ids;
+    for (const auto& [n, id] : numbered) {
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+            ids.push_back(id);
+        }
+    }
+    const auto subscription_param = params.get("SubscriptionArn");
+    const bool by_subscription = subscription_param && !subscription_param->empty();
+    if (all && (by_subscription || !ids.empty())) {
+        return invalid_parameter("All", "All=true replays every dead letter and cannot be "
+                                        "combined with DeliveryIds or SubscriptionArn");
+    }
+    if (!all && !by_subscription && ids.empty()) {
+        return invalid_parameter("DeliveryIds, SubscriptionArn or All",
+                                 "name the dead letters to replay: DeliveryIds.member.N, a "
+                                 "SubscriptionArn, or All=true for every one");
+    }
+    std::optional<Subscription> subscription;
+    if (by_subscription) {
+        auto found = require_subscription(params);
+        if (auto e = error_of(found)) {
+            if (e->code == SnsErrorCode::NotFound) {
+                return sns_error(SnsErrorCode::NotFound,
+                                 "Subscription does not exist: the dead letters of a deleted "
+                                 "subscription can be listed but not replayed");
+            }
+            return *e;
+        }
+        subscription = std::move(std::get<0>(found));
+    }
+
+    // Dead letters of a deleted subscription stay where they are: replaying them would deliver to
+    // an endpoint that unsubscribed. Confirmation messages belong to no subscription yet ("").
+    auto live = [&](const std::string& arn) -> Result<bool> {
+        if (arn.empty()) {
+            return true;
+        }
+        auto found = store_.get_subscription(arn);
+        if (!found) {
+            return found.error();
+        }
+        return found->has_value();
+    };
+    SnsXml skipped(false);
+    auto skip = [&](std::string_view id, std::string_view arn, std::string_view reason) {
+        skipped.open("member");
+        if (!id.empty()) {
+            skipped.element("DeliveryId", id);
+        }
+        if (!arn.empty()) {
+            skipped.element("SubscriptionArn", arn);
+        }
+        skipped.element("Reason", reason).close();
+    };
+    auto failed = [&](const Error& error) {
+        log().error("event=store_failed op=replay error=\"{}\"", error.message);
+        return from_error(error);
+    };
+
+    const std::int64_t now = now_ms();
+    std::size_t replayed = 0;
+    if (!ids.empty()) {
+        std::vector<std::string> chosen;
+        for (const auto& id : ids) {
+            auto letter = store_.dead_letter_by_id(id);
+            if (!letter) {
+                return failed(letter.error());
+            }
+            if (!*letter) {
+                skip(id, {}, "not a dead letter (unknown id, or replayed already)");
+                continue;
+            }
+            const std::string& owner = (*letter)->delivery.subscription_arn;
+            if (subscription && owner != subscription->arn) {
+                skip(id, owner, "belongs to another subscription than SubscriptionArn");
+                continue;
+            }
+            auto alive = live(owner);
+            if (!alive) {
+                return failed(alive.error());
+            }
+            if (!*alive) {
+                skip(id, owner, "its subscription was deleted");
+                continue;
+            }
+            chosen.push_back(id);
+        }
+        if (!chosen.empty()) {
+            auto moved = store_.replay(chosen, std::nullopt, now);
+            if (!moved) {
+                return failed(moved.error());
+            }
+            replayed += *moved;
+        }
+    } else if (subscription) {
+        auto moved = store_.replay({}, subscription->arn, now);
+        if (!moved) {
+            return failed(moved.error());
+        }
+        replayed += *moved;
+    } else {
+        auto owners = store_.dead_letter_subscriptions();
+        if (!owners) {
+            return failed(owners.error());
+        }
+        for (const auto& owner : *owners) {
+            auto alive = live(owner);
+            if (!alive) {
+                return failed(alive.error());
+            }
+            if (!*alive) {
+                skip({}, owner, "the subscription was deleted; its dead letters are kept");
+                continue;
+            }
+            auto moved = store_.replay({}, owner, now);
+            if (!moved) {
+                return failed(moved.error());
+            }
+            replayed += *moved;
+        }
+    }
+    if (replayed > 0) {
+        log().info("event=dead_letters_replayed count={}", replayed);
+        if (options_.on_replayed) {
+            options_.on_replayed();
+        }
+    }
+    SnsXml out(false);
+    out.element("Replayed", std::to_string(replayed));
+    out.open("Skipped").raw(skipped.take()).close();
+    return ActionOutput(out.take());
+}
+
+// --- Declared topics and subscriptions (config) ---
+
+Result<SnsService::DeclaredOutcome>
+SnsService::apply_declared(const std::vector<DeclaredTopic>& topics) {
+    struct PlannedSubscription {
+        const DeclaredSubscription* declared;
+        std::string protocol;
+        std::map<std::string, std::string> attributes;  // normalised
+    };
+    struct PlannedTopic {
+        const DeclaredTopic* declared;
+        std::map<std::string, std::string> attributes;
+        std::vector<PlannedSubscription> subscriptions;
+    };
+    std::vector<std::string> problems;
+    auto problem = [&](const std::string& label, const std::string& message) {
+        problems.push_back(label + ": " + message);
+    };
+    auto report = [&](std::string_view what) {
+        std::string message(what);
+        for (const auto& p : problems) {
+            message += "\n" + p;
+        }
+        return make_error(ErrorCode::InvalidArgument, message);
+    };
+
+    // 1. Everything is checked before anything is created.
+    std::vector<PlannedTopic> plan;
+    for (const auto& t : topics) {
+        PlannedTopic planned{&t, {}, {}};
+        if (auto e = validate_topic_name(t.name)) {
+            problem(t.label + ".name", e->message);
+        }
+        for (const auto& [key, value] : t.attributes) {
+            if (!one_of(kTopicAttributes, key)) {
+                problem(t.label + ".attributes." + key,
+                        "not a topic attribute (supported: DisplayName, DeliveryPolicy, Policy, "
+                        "SignatureVersion)");
+                continue;
+            }
+            if (auto e = check_topic_attribute(key, value)) {
+                problem(t.label + ".attributes." + key, e->message);
+                continue;
+            }
+            if (!value.empty() || key == "DisplayName") {
+                planned.attributes[key] = value;
+            }
+        }
+        for (const auto& s : t.subscriptions) {
+            PlannedSubscription sub{&s, ascii_lowercase(s.protocol), s.attributes};
+            if (sub.protocol == kProtocolSse) {
+                problem(s.label + ".protocol",
+                        "sse subscriptions are opened by browsers; they cannot be declared");
+                continue;
+            }
+            if (auto e = validate_subscription_endpoint(sub.protocol, s.endpoint)) {
+                problem(s.label, e->message);
+                continue;
+            }
+            if (options_.endpoint_policy) {
+                if (auto why = options_.endpoint_policy(sub.protocol, s.endpoint)) {
+                    problem(s.label + ".endpoint", *why);
+                    continue;
+                }
+            }
+            if (auto e = check_subscription_attributes(sub.protocol, sub.attributes)) {
+                problem(s.label, e->message);
+                continue;
+            }
+            planned.subscriptions.push_back(std::move(sub));
+        }
+        plan.push_back(std::move(planned));
+    }
+    if (!problems.empty()) {
+        return report("invalid declared topics or subscriptions:");
+    }
+
+    // 2. Create, or bring the existing ones in line with the declaration.
+    DeclaredOutcome outcome;
+    const std::int64_t now = now_ms();
+    auto store_failed = [&](const std::string& label, const Error& error) {
+        log().error("event=store_failed op=apply_declared what={} error=\"{}\"", label,
+                    error.message);
+        return make_error(error.code, label + ": " + error.message);
+    };
+    for (const auto& planned : plan) {
+        const DeclaredTopic& t = *planned.declared;
+        Topic topic;
+        topic.name = t.name;
+        topic.arn = topic_arn(t.name);
+        topic.attributes = planned.attributes;
+        topic.created_ms = now;
+        auto created = store_.create_topic(topic);
+        if (!created) {
+            return store_failed(t.label, created.error());
+        }
+        if (created->created) {
+            ++outcome.topics_created;
+        } else {
+            for (const auto& [key, value] : planned.attributes) {
+                auto it = created->topic.attributes.find(key);
+                if (it != created->topic.attributes.end() && it->second == value) {
+                    continue;
+                }
+                if (auto r = store_.set_topic_attribute(topic.arn, key, value); !r) {
+                    return store_failed(t.label, r.error());
+                }
+                ++outcome.attributes_updated;
+            }
+        }
+        for (const auto& planned_sub : planned.subscriptions) {
+            const DeclaredSubscription& s = *planned_sub.declared;
+            Subscription candidate;
+            candidate.arn = topic.arn + ":" + new_uuid();
+            candidate.topic_arn = topic.arn;
+            candidate.protocol = planned_sub.protocol;
+            candidate.endpoint = s.endpoint;
+            candidate.owner = options_.account_id;
+            candidate.attributes = planned_sub.attributes;
+            candidate.pending = false;
+            candidate.confirmed_by_config = true;
+            candidate.unsubscribe_token = crypto::random_hex(32);
+            candidate.created_ms = now;
+            candidate.confirmed_ms = now;
+            auto subscribed = store_.subscribe(candidate, std::nullopt);
+            if (!subscribed) {
+                return store_failed(s.label, subscribed.error());
+            }
+            Subscription stored = subscribed->subscription;
+            bool activated = subscribed->created;
+            if (subscribed->created) {
+                ++outcome.subscriptions_created;
+            } else {
+                if (stored.pending || !stored.confirmed_by_config) {
+                    const bool was_pending = stored.pending;
+                    auto confirmed = store_.confirm_by_config(stored.arn, now);
+                    if (!confirmed) {
+                        return store_failed(s.label, confirmed.error());
+                    }
+                    stored = std::move(*confirmed);
+                    if (was_pending) {
+                        ++outcome.subscriptions_confirmed;
+                        activated = true;
+                    }
+                }
+                std::map<std::string, std::string> merged = stored.attributes;
+                for (const auto& [key, value] : planned_sub.attributes) {
+                    merged[key] = value;
+                }
+                if (merged != stored.attributes) {
+                    if (auto e = check_subscription_attributes(stored.protocol, merged)) {
+                        problem(s.label, e->message + " (together with the attributes " +
+                                             stored.arn + " has already)");
+                        continue;
+                    }
+                    for (const auto& [key, value] : planned_sub.attributes) {
+                        if (attribute_or(stored.attributes, key) == value &&
+                            stored.attributes.count(key)) {
+                            continue;
+                        }
+                        if (auto r = store_.set_subscription_attribute(stored.arn, key, value);
+                            !r) {
+                            return store_failed(s.label, r.error());
+                        }
+                        stored.attributes[key] = value;
+                        ++outcome.attributes_updated;
+                    }
+                }
+            }
+            if (activated) {
+                sink_.on_confirmed(stored);
+            }
+        }
+    }
+    if (!problems.empty()) {
+        return report("declared subscriptions that could not be applied:");
+    }
+    log().info("event=declared_applied topics={} topics_created={} subscriptions_created={} "
+               "subscriptions_confirmed={} attributes_updated={}",
+               topics.size(), outcome.topics_created, outcome.subscriptions_created,
+               outcome.subscriptions_confirmed, outcome.attributes_updated);
+    return outcome;
 }
 
 // --- Links ---

@@ -6,6 +6,10 @@
 // hands confirmations, unsubscriptions and published messages to the PublishSink. Responses and
 // errors are SNS's XML documents.
 //
+// Photoflux extension actions, same auth and XML conventions: ListDeadLetters (optional
+// SubscriptionArn, MaxItems 1-1000, default 100) and ReplayDeadLetters (DeliveryIds.member.N
+// and/or SubscriptionArn, or All=true), over the delivery queue's dead letters.
+//
 // The unauthenticated links the service mints (SubscribeURL, UnsubscribeURL) live under
 // /_/sns/; the integrator routes them to confirm_by_token() and unsubscribe_by_link().
 #pragma once
@@ -20,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +35,9 @@ namespace pf::notify {
 
 // Paths of the links, relative to the public base URL.
 inline constexpr std::string_view kConfirmLinkPath = "/_/sns/confirm";  // ?TopicArn=&Token=
+// ?TopicArn=&Protocol=&Endpoint=&Expires=&Token=: the SubscribeURL of an UnsubscribeConfirmation
+// (GET restores the subscription, as on SNS).
+inline constexpr std::string_view kResubscribeLinkPath = "/_/sns/resubscribe";
 inline constexpr std::string_view kUnsubscribeLinkPath =
     "/_/sns/unsubscribe";  // ?SubscriptionArn=&Token=
 
@@ -59,6 +67,9 @@ public:
         std::size_t max_body_bytes = 3 * 262144 + 64 * 1024;
         // How long a confirmation token is valid (SNS: three days).
         std::chrono::milliseconds confirmation_ttl{72LL * 3600 * 1000};
+        // Keys the resubscribe links of UnsubscribeConfirmations (a secret only this server
+        // knows; empty: no resubscribe links).
+        std::string link_secret;
         // SEAM for the policy validators of filter_policy.h / delivery_policy.h (see
         // sns_validation.h); empty members fall back to structural checks.
         PolicyValidators validators;
@@ -67,6 +78,30 @@ public:
         std::function<std::optional<std::string>(std::string_view protocol,
                                                  std::string_view endpoint)>
             endpoint_policy;
+        // Called after ReplayDeadLetters moved dead letters back into the delivery queue: the
+        // integrator wakes the dispatcher so they are attempted now, not at its next poll.
+        std::function<void()> on_replayed;
+    };
+
+    // A topic or subscription declared outside the API (the config file's serve.notify.topics).
+    // `label` names the declaration in error messages ("serve.notify.topics[0]").
+    struct DeclaredSubscription {
+        std::string label;
+        std::string protocol;
+        std::string endpoint;
+        std::map<std::string, std::string> attributes;  // the API's names (RawMessageDelivery...)
+    };
+    struct DeclaredTopic {
+        std::string label;
+        std::string name;
+        std::map<std::string, std::string> attributes;  // DisplayName, DeliveryPolicy, ...
+        std::vector<DeclaredSubscription> subscriptions;
+    };
+    struct DeclaredOutcome {
+        std::size_t topics_created = 0;
+        std::size_t subscriptions_created = 0;
+        std::size_t subscriptions_confirmed = 0;  // existed pending, confirmed by the declaration
+        std::size_t attributes_updated = 0;       // declared values that replaced stored ones
     };
 
     SnsService(Options options, SqliteNotifyStore& store, PublishSink& sink);
@@ -89,8 +124,26 @@ public:
     // The links, as envelopes and confirmation messages carry them.
     std::string subscribe_url(std::string_view topic_arn, std::string_view token) const;
     std::string unsubscribe_url(const Subscription& subscription) const;
+    // The link that restores a removed subscription (topic, protocol, endpoint), valid for the
+    // confirmation TTL: an HMAC under Options::link_secret, so nothing is stored for it. Empty
+    // when there is no link secret. `token_out` receives the token alone (the envelope's Token).
+    std::string resubscribe_url(const Subscription& subscription, std::string* token_out) const;
+    // GET /_/sns/resubscribe?...: checks the link and creates the subscription again, confirmed
+    // (the link proves the endpoint received the UnsubscribeConfirmation).
+    SnsReply resubscribe_by_link(std::string_view topic_arn, std::string_view protocol,
+                                 std::string_view endpoint, std::string_view expires,
+                                 std::string_view token);
 
     std::string topic_arn(std::string_view name) const;
+
+    // Creates the declared topics and subscriptions, checked with the very rules of CreateTopic
+    // and Subscribe (names, endpoints, endpoint_policy, attribute validators). Idempotent: an
+    // existing topic or subscription is kept (same ARN) and its declared attributes are set to the
+    // declared values (attributes not declared are left as they are). Subscriptions are created
+    // confirmed (confirmed_by_config, no confirmation message); a pending one is confirmed.
+    // Every invalid declaration is reported at once (InvalidArgument, one line each, prefixed by
+    // its label), and then nothing is created.
+    Result<DeclaredOutcome> apply_declared(const std::vector<DeclaredTopic>& topics);
 
 private:
     struct Caller {
@@ -120,6 +173,9 @@ private:
     ActionResult publish(const SnsParams& params);
     ActionResult publish_batch(const SnsParams& params);
     ActionResult list_tags_for_resource(const SnsParams& params);
+    // Photoflux extensions: the dead letters of the delivery queue.
+    ActionResult list_dead_letters(const SnsParams& params);
+    ActionResult replay_dead_letters(const SnsParams& params);
 
     // A parsed, validated Publish (or batch entry) for `topic`, or the reason it is invalid.
     SnsResult<PublishedMessage> build_message(const SnsParams& params, const Topic& topic);

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 
 namespace pf::config {
 namespace {
@@ -94,6 +96,158 @@ TEST(Config, ServeSettingsFromFileAndEnvironment) {
     ASSERT_FALSE(bad.has_value());
     EXPECT_NE(bad.error().message.find("PF_SERVE_LISTEN"), std::string::npos);
     EXPECT_NE(bad.error().message.find("PF_SERVE_MAX_CONNECTIONS"), std::string::npos);
+}
+
+TEST(Config, NotifyTopicsFromTheFile) {
+    auto file = write_temp(R"(serve:
+  notify:
+    smtp_url: smtp://127.0.0.1:2525
+    topics:
+      - name: photos-done
+        attributes: {DisplayName: Photos, SignatureVersion: 2}
+        subscriptions:
+          - {protocol: https, endpoint: "https://hooks.example.com/photoflux", raw: false, filter_policy: '{"kind":["thumb"]}'}
+          - {protocol: Email, endpoint: ops@example.com}
+      - name: audit_log
+        attributes:
+          DeliveryPolicy:
+            http:
+              defaultHealthyRetryPolicy: {numRetries: 1, minDelayTarget: 1, backoffFunction: linear}
+        subscriptions:
+          - protocol: http
+            endpoint: http://127.0.0.1:8080/audit
+            raw: TRUE
+            filter_policy_scope: MessageBody
+            filter_policy:
+              kind: [thumb, "2", 3, {numeric: [">", 0.5]}]
+              quoted: ["true", true, null, "a \"b\""]
+            delivery_policy: '{"healthyRetryPolicy":{"numRetries":2}}'
+      - name: empty
+)");
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    const auto& topics = c->serve.notify_topics;
+    ASSERT_EQ(topics.size(), 3u);
+    EXPECT_EQ(topics[0].name, "photos-done");
+    EXPECT_EQ(topics[0].attributes,
+              (std::map<std::string, std::string>{{"DisplayName", "Photos"},
+                                                  {"SignatureVersion", "2"}}));
+    ASSERT_EQ(topics[0].subscriptions.size(), 2u);
+    const auto& hook = topics[0].subscriptions[0];
+    EXPECT_EQ(hook.protocol, "https");
+    EXPECT_EQ(hook.endpoint, "https://hooks.example.com/photoflux");
+    EXPECT_EQ(hook.raw, std::optional<bool>(false));
+    EXPECT_EQ(hook.filter_policy, std::optional<std::string>(R"({"kind":["thumb"]})"));
+    EXPECT_FALSE(hook.delivery_policy.has_value());
+    const auto& mail = topics[0].subscriptions[1];
+    EXPECT_EQ(mail.protocol, "email");  // lowercased
+    EXPECT_EQ(mail.endpoint, "ops@example.com");
+    EXPECT_FALSE(mail.raw.has_value());  // unset: left as it is
+    EXPECT_FALSE(mail.filter_policy.has_value());
+
+    // Policies written as YAML become JSON; quoted scalars stay strings.
+    EXPECT_EQ(topics[1].attributes.at("DeliveryPolicy"),
+              R"({"http":{"defaultHealthyRetryPolicy":{"numRetries":1,"minDelayTarget":1,)"
+              R"("backoffFunction":"linear"}}})");
+    const auto& audit = topics[1].subscriptions.at(0);
+    EXPECT_EQ(audit.raw, std::optional<bool>(true));
+    EXPECT_EQ(audit.filter_policy_scope, std::optional<std::string>("MessageBody"));
+    EXPECT_EQ(audit.filter_policy,
+              std::optional<std::string>(R"({"kind":["thumb","2",3,{"numeric":[">",0.5]}],)"
+                                         R"("quoted":["true",true,null,"a \"b\""]})"));
+    EXPECT_EQ(audit.delivery_policy,
+              std::optional<std::string>(R"({"healthyRetryPolicy":{"numRetries":2}})"));
+    EXPECT_EQ(topics[2].name, "empty");
+    EXPECT_TRUE(topics[2].subscriptions.empty());
+
+    // `photoflux config` says what the loaded file declares, and still parses back.
+    std::string described = describe_settings(*c);
+    EXPECT_NE(described.find("declares 3 topics, 3 subscriptions: photos-done (https, email), "
+                             "audit_log (http), empty"),
+              std::string::npos)
+        << described;
+    EXPECT_EQ(describe_settings().find("declares"), std::string::npos);
+}
+
+TEST(Config, NotifyTopicsListEveryProblem) {
+    auto file = write_temp(R"(serve:
+  notify:
+    topics:
+      - name: bad.fifo
+        attributes: {SignatureVersion: 3, Colour: blue, DisplayName: [a]}
+        subscriptions:
+          - {protocol: sms, endpoint: "+15550100"}
+          - {protocol: https, endpoint: "http://wrong.example.com/"}
+          - {protocol: email, endpoint: nobody, raw: true}
+          - {protocol: email-json, endpoint: a@b.example, delivery_policy: '{}'}
+          - {protocol: http, endpoint: "http://ok.example.com/", raw: maybe, colour: red}
+          - {endpoint: "http://x.example.com/"}
+          - {protocol: sse, endpoint: console}
+          - {protocol: http, endpoint: "http://twice.example.com/"}
+          - {protocol: http, endpoint: "http://twice.example.com/"}
+          - {protocol: http, endpoint: "http://scope.example.com/", filter_policy_scope: Everything}
+      - {name: twin}
+      - {name: twin}
+      - subscriptions: {protocol: http}
+      - just-a-string
+)");
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_FALSE(c.has_value());
+    const std::string& m = c.error().message;
+    const std::string t = "serve.notify.topics";
+    for (const std::string& expected :
+         {t + "[0].name: must be 1 to 256 letters, digits, hyphens or underscores",
+          t + "[0].attributes.SignatureVersion: must be 1 or 2",
+          t + "[0].attributes.Colour: unknown topic attribute",
+          t + "[0].attributes.DisplayName: must be a single value",
+          t + "[0].subscriptions[0].protocol: must be one of http, https, email, email-json",
+          t + "[0].subscriptions[1].endpoint: must be an https:// URL with a host",
+          t + "[0].subscriptions[2].endpoint: must be an e-mail address",
+          t + "[0].subscriptions[2].raw: e-mail subscriptions cannot use raw delivery",
+          t + "[0].subscriptions[3].delivery_policy: only http and https subscriptions have one",
+          t + "[0].subscriptions[4].raw: must be true or false",
+          t + "[0].subscriptions[4].colour: unknown key",
+          t + "[0].subscriptions[5].protocol: required",
+          t + "[0].subscriptions[6].protocol: sse subscriptions are opened by browsers",
+          t + "[0].subscriptions[8]: http http://twice.example.com/ is declared twice",
+          t + "[0].subscriptions[9].filter_policy_scope: must be MessageAttributes or MessageBody",
+          t + "[2].name: twin is declared twice (also " + t + "[1])",
+          t + "[3].subscriptions: must be a list of subscriptions",
+          t + "[3].name: required",
+          t + "[4]: must be a mapping"}) {
+        EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n--- got:\n" << m;
+    }
+    EXPECT_EQ(m.find("subscriptions[7]"), std::string::npos) << m;
+
+    auto not_a_list = write_temp("serve:\n  notify:\n    topics: photos\n");
+    auto scalar = load_config(not_a_list, {});
+    std::filesystem::remove(not_a_list);
+    ASSERT_FALSE(scalar.has_value());
+    EXPECT_NE(scalar.error().message.find("serve.notify.topics: must be a list of topics"),
+              std::string::npos)
+        << scalar.error().message;
+    auto typo = write_temp("serve:\n  notify:\n    topic: []\n");
+    auto unknown = load_config(typo, {});
+    std::filesystem::remove(typo);
+    ASSERT_FALSE(unknown.has_value());
+    EXPECT_NE(unknown.error().message.find("serve.notify.topic: unknown setting"),
+              std::string::npos);
+}
+
+TEST(Config, NotifyTopicsDescribedAsFileOnlyWithAnExample) {
+    std::string text = describe_settings();
+    EXPECT_NE(text.find("    # topics created at start, with subscriptions already confirmed"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("    #   - name: photos-done"), std::string::npos) << text;
+    EXPECT_NE(text.find("\n    topics: []\n"), std::string::npos) << text;
+    auto file = write_temp(text);
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    EXPECT_TRUE(c->serve.notify_topics.empty());
 }
 
 }  // namespace

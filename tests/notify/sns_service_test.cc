@@ -1378,5 +1378,444 @@ TEST(NewUuidTest, IsVersion4) {
     EXPECT_NE(a, new_uuid());
 }
 
+// --- Dead letters (Photoflux extensions) ---
+
+class SnsDeadLetterTest : public SnsServiceTest {
+protected:
+    void SetUp() override {
+        SnsServiceTest::SetUp();
+        make_service([this](SnsService::Options& o) { o.on_replayed = [this] { ++wakes_; }; });
+        topic_ = create_topic("photos");
+        sub_a_ = subscribe_confirmed(topic_, "https://a.example.com/hook");
+        sub_b_ = subscribe_confirmed(topic_, "https://b.example.com/hook?token=x");
+    }
+
+    // Queues a delivery for `subscription` and moves it to the dead letters at `dead_at_ms`.
+    void dead(const std::string& id, const std::string& subscription, std::int64_t dead_at_ms,
+              const std::string& type = "Notification") {
+        Delivery d;
+        d.id = id;
+        d.message_id = "mid-" + id;
+        d.topic_arn = topic_;
+        d.subscription_arn = subscription;
+        d.protocol = "https";
+        d.endpoint = subscription == sub_b_ ? "https://b.example.com/hook?token=x"
+                                            : "https://a.example.com/hook";
+        d.message_type = type;
+        d.body = "{\"Message\":\"" + id + "\"}";
+        d.created_ms = dead_at_ms - 5'000;
+        ASSERT_TRUE(store_->enqueue({d}));
+        ASSERT_TRUE(store_->reschedule(id, 2, dead_at_ms - 1'000, "HTTP 500"));
+        ASSERT_TRUE(store_->dead_letter(id, 3, dead_at_ms, "policy exhausted: HTTP 500"));
+    }
+
+    std::vector<std::string> listed_ids(const Reply& r) {
+        std::vector<std::string> out;
+        for (auto m : r.doc->select_nodes(
+                 "/ListDeadLettersResponse/ListDeadLettersResult/DeadLetters/member/DeliveryId")) {
+            out.emplace_back(m.node().text().get());
+        }
+        return out;
+    }
+
+    // Ids queued and due now (replayed ones are due at once).
+    std::vector<std::string> queued_ids() {
+        auto due = store_->due(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   now_.time_since_epoch())
+                                   .count(),
+                               100, {});
+        EXPECT_TRUE(due);
+        std::vector<std::string> out;
+        for (const auto& d : *due) {
+            out.push_back(d.id);
+            EXPECT_EQ(d.attempts, 0) << d.id;  // a replay starts the policy over
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    std::vector<std::string> dead_ids() {
+        auto letters = store_->dead_letters(std::nullopt, 100);
+        EXPECT_TRUE(letters);
+        std::vector<std::string> out;
+        for (const auto& l : *letters) {
+            out.push_back(l.delivery.id);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    std::string topic_, sub_a_, sub_b_;
+    int wakes_ = 0;
+};
+
+TEST_F(SnsDeadLetterTest, ListShowsEveryFieldNewestFirst) {
+    dead("d1", sub_a_, 1'700'000'000'000);
+    dead("d2", sub_b_, 1'700'000'060'000);
+    dead("c1", "", 1'700'000'030'000, "SubscriptionConfirmation");
+    auto r = call("ListDeadLetters");
+    expect_ok(r, "ListDeadLetters");
+    EXPECT_EQ(listed_ids(r), (std::vector<std::string>{"d2", "c1", "d1"}));
+    const std::string m = "/ListDeadLettersResponse/ListDeadLettersResult/DeadLetters/member[1]/";
+    EXPECT_EQ(r.text(m + "MessageId"), "mid-d2");
+    EXPECT_EQ(r.text(m + "MessageType"), "Notification");
+    EXPECT_EQ(r.text(m + "TopicArn"), topic_);
+    EXPECT_EQ(r.text(m + "SubscriptionArn"), sub_b_);
+    EXPECT_EQ(r.text(m + "Protocol"), "https");
+    EXPECT_EQ(r.text(m + "Endpoint"), "https://b.example.com/hook?token=x");
+    EXPECT_EQ(r.text(m + "Attempts"), "3");
+    EXPECT_EQ(r.text(m + "DeadAt"), "2023-11-14T22:14:20.000Z");
+    EXPECT_EQ(r.text(m + "Reason"), "policy exhausted: HTTP 500");
+    const std::string c = "/ListDeadLettersResponse/ListDeadLettersResult/DeadLetters/member[2]/";
+    EXPECT_EQ(r.text(c + "MessageType"), "SubscriptionConfirmation");
+    EXPECT_EQ(r.text(c + "SubscriptionArn"), "");
+    EXPECT_EQ(r.text("/ListDeadLettersResponse/ListDeadLettersResult/IsTruncated"), "false");
+
+    auto one = call("ListDeadLetters", {{"MaxItems", "1"}});
+    expect_ok(one, "ListDeadLetters");
+    EXPECT_EQ(listed_ids(one), (std::vector<std::string>{"d2"}));
+    EXPECT_EQ(one.text("/ListDeadLettersResponse/ListDeadLettersResult/IsTruncated"), "true");
+    auto three = call("ListDeadLetters", {{"MaxItems", "3"}});
+    EXPECT_EQ(three.text("/ListDeadLettersResponse/ListDeadLettersResult/IsTruncated"), "false");
+
+    auto of_a = call("ListDeadLetters", {{"SubscriptionArn", sub_a_}});
+    expect_ok(of_a, "ListDeadLetters");
+    EXPECT_EQ(listed_ids(of_a), (std::vector<std::string>{"d1"}));
+
+    // Dead letters outlive their subscription and stay listable.
+    expect_ok(call("Unsubscribe", {{"SubscriptionArn", sub_a_}}), "Unsubscribe");
+    EXPECT_EQ(listed_ids(call("ListDeadLetters", {{"SubscriptionArn", sub_a_}})),
+              (std::vector<std::string>{"d1"}));
+    // Listing changes nothing.
+    EXPECT_EQ(dead_ids(), (std::vector<std::string>{"c1", "d1", "d2"}));
+    EXPECT_EQ(wakes_, 0);
+}
+
+TEST_F(SnsDeadLetterTest, ListParameterRulesAndAuth) {
+    for (const char* bad : {"0", "1001", "ten", "-1", "5x"}) {
+        expect_error(call("ListDeadLetters", {{"MaxItems", bad}}), 400, "InvalidParameter",
+                     "MaxItems");
+    }
+    expect_ok(call("ListDeadLetters", {{"MaxItems", "1000"}}), "ListDeadLetters");
+    expect_error(call("ListDeadLetters", {{"SubscriptionArn", topic_}}), 400, "InvalidParameter",
+                 "SubscriptionArn");
+    expect_error(call("ListDeadLetters", {{"SubscriptionArn", "arn:aws:s3:::bucket:x:y"}}), 400,
+                 "InvalidParameter", "SubscriptionArn");
+    // An unknown (well-formed) subscription has no dead letters: not an error.
+    auto none = call("ListDeadLetters", {{"SubscriptionArn", topic_ + ":no-such-subscription"}});
+    expect_ok(none, "ListDeadLetters");
+    EXPECT_TRUE(listed_ids(none).empty());
+
+    std::string body = form_body({{"Action", "ListDeadLetters"}});
+    http::Request unsigned_request;
+    unsigned_request.method = "POST";
+    unsigned_request.target = "/";
+    unsigned_request.headers = {{"host", kHost}};
+    expect_error(send(unsigned_request, body), 403, "MissingAuthenticationToken");
+    Signing wrong;
+    wrong.secret = "not-the-secret";
+    std::string replay = form_body({{"Action", "ReplayDeadLetters"}, {"All", "true"}});
+    expect_error(send(signed_request(replay, wrong), replay), 403, "SignatureDoesNotMatch");
+}
+
+TEST_F(SnsDeadLetterTest, ReplayBySubscriptionMovesOnlyItsOwnAndWakes) {
+    dead("a1", sub_a_, 1'000);
+    dead("a2", sub_a_, 2'000);
+    dead("b1", sub_b_, 3'000);
+    auto r = call("ReplayDeadLetters", {{"SubscriptionArn", sub_a_}});
+    expect_ok(r, "ReplayDeadLetters");
+    EXPECT_EQ(r.text("/ReplayDeadLettersResponse/ReplayDeadLettersResult/Replayed"), "2");
+    EXPECT_EQ(r.count("/ReplayDeadLettersResponse/ReplayDeadLettersResult/Skipped/member"), 0u);
+    EXPECT_EQ(queued_ids(), (std::vector<std::string>{"a1", "a2"}));
+    EXPECT_EQ(dead_ids(), (std::vector<std::string>{"b1"}));
+    EXPECT_EQ(wakes_, 1);
+
+    // Again: nothing left for it, and the dispatcher is not woken for nothing.
+    auto again = call("ReplayDeadLetters", {{"SubscriptionArn", sub_a_}});
+    EXPECT_EQ(again.text("/ReplayDeadLettersResponse/ReplayDeadLettersResult/Replayed"), "0");
+    EXPECT_EQ(wakes_, 1);
+}
+
+TEST_F(SnsDeadLetterTest, ReplayByIdsReportsWhatItSkipped) {
+    dead("a1", sub_a_, 1'000);
+    dead("a2", sub_a_, 2'000);
+    dead("b1", sub_b_, 3'000);
+    auto r = call("ReplayDeadLetters", {{"DeliveryIds.member.1", "a2"},
+                                        {"DeliveryIds.member.2", "nope"},
+                                        {"DeliveryIds.member.3", "b1"},
+                                        {"DeliveryIds.member.4", "a2"}});
+    expect_ok(r, "ReplayDeadLetters");
+    const std::string result = "/ReplayDeadLettersResponse/ReplayDeadLettersResult/";
+    EXPECT_EQ(r.text(result + "Replayed"), "2");
+    ASSERT_EQ(r.count(result + "Skipped/member"), 1u);
+    EXPECT_EQ(r.text(result + "Skipped/member/DeliveryId"), "nope");
+    EXPECT_NE(r.text(result + "Skipped/member/Reason").find("not a dead letter"),
+              std::string::npos);
+    EXPECT_EQ(queued_ids(), (std::vector<std::string>{"a2", "b1"}));
+    EXPECT_EQ(dead_ids(), (std::vector<std::string>{"a1"}));
+    EXPECT_EQ(wakes_, 1);
+
+    // Ids and a subscription: only the ids of that subscription.
+    dead("b2", sub_b_, 4'000);
+    auto both = call("ReplayDeadLetters", {{"SubscriptionArn", sub_b_},
+                                           {"DeliveryIds.member.1", "a1"},
+                                           {"DeliveryIds.member.2", "b2"}});
+    expect_ok(both, "ReplayDeadLetters");
+    EXPECT_EQ(both.text(result + "Replayed"), "1");
+    EXPECT_EQ(both.text(result + "Skipped/member/DeliveryId"), "a1");
+    EXPECT_EQ(both.text(result + "Skipped/member/SubscriptionArn"), sub_a_);
+    EXPECT_EQ(dead_ids(), (std::vector<std::string>{"a1"}));
+    EXPECT_EQ(wakes_, 2);
+}
+
+TEST_F(SnsDeadLetterTest, ReplayAllKeepsTheDeadLettersOfDeletedSubscriptions) {
+    dead("a1", sub_a_, 1'000);
+    dead("b1", sub_b_, 2'000);
+    dead("c1", "", 3'000, "SubscriptionConfirmation");
+    expect_ok(call("Unsubscribe", {{"SubscriptionArn", sub_b_}}), "Unsubscribe");
+
+    // Named directly, or by the subscription: refused too.
+    auto by_id = call("ReplayDeadLetters", {{"DeliveryIds.member.1", "b1"}});
+    const std::string result = "/ReplayDeadLettersResponse/ReplayDeadLettersResult/";
+    EXPECT_EQ(by_id.text(result + "Replayed"), "0");
+    EXPECT_NE(by_id.text(result + "Skipped/member/Reason").find("deleted"), std::string::npos);
+    expect_error(call("ReplayDeadLetters", {{"SubscriptionArn", sub_b_}}), 404, "NotFound",
+                 "deleted");
+    EXPECT_EQ(wakes_, 0);
+
+    auto all = call("ReplayDeadLetters", {{"All", "true"}});
+    expect_ok(all, "ReplayDeadLetters");
+    EXPECT_EQ(all.text(result + "Replayed"), "2");
+    ASSERT_EQ(all.count(result + "Skipped/member"), 1u);
+    EXPECT_EQ(all.text(result + "Skipped/member/SubscriptionArn"), sub_b_);
+    EXPECT_EQ(queued_ids(), (std::vector<std::string>{"a1", "c1"}));
+    EXPECT_EQ(dead_ids(), (std::vector<std::string>{"b1"}));
+    EXPECT_EQ(wakes_, 1);
+}
+
+TEST_F(SnsDeadLetterTest, ReplayParameterRules) {
+    dead("a1", sub_a_, 1'000);
+    expect_error(call("ReplayDeadLetters"), 400, "InvalidParameter", "All=true");
+    expect_error(call("ReplayDeadLetters", {{"All", "false"}}), 400, "InvalidParameter");
+    expect_error(call("ReplayDeadLetters", {{"All", "yes"}}), 400, "InvalidParameter", "All");
+    expect_error(call("ReplayDeadLetters", {{"All", "true"}, {"SubscriptionArn", sub_a_}}), 400,
+                 "InvalidParameter", "cannot be combined");
+    expect_error(call("ReplayDeadLetters", {{"All", "true"}, {"DeliveryIds.member.1", "a1"}}),
+                 400, "InvalidParameter", "cannot be combined");
+    expect_error(call("ReplayDeadLetters", {{"DeliveryIds.member.1", ""}}), 400,
+                 "InvalidParameter", "DeliveryIds");
+    expect_error(call("ReplayDeadLetters", {{"DeliveryIds.member.1001", "a1"}}), 400,
+                 "InvalidParameter");
+    expect_error(call("ReplayDeadLetters", {{"SubscriptionArn", "not-an-arn"}}), 400,
+                 "InvalidParameter", "SubscriptionArn");
+    EXPECT_EQ(dead_ids(), (std::vector<std::string>{"a1"}));
+    EXPECT_EQ(wakes_, 0);
+}
+
+// --- Declared topics and subscriptions (config) ---
+
+class SnsDeclaredTest : public SnsServiceTest {
+protected:
+    using Declared = SnsService::DeclaredTopic;
+    using DeclaredSub = SnsService::DeclaredSubscription;
+
+    static Declared photos_done() {
+        Declared t;
+        t.label = "topics[0]";
+        t.name = "photos-done";
+        t.attributes = {{"DisplayName", "Photos"}, {"SignatureVersion", "2"}};
+        t.subscriptions = {
+            DeclaredSub{"topics[0].subscriptions[0]", "HTTPS", "https://hooks.example.com/pf",
+                        {{"RawMessageDelivery", "false"}, {"FilterPolicy", R"({"kind":["thumb"]})"}}},
+            DeclaredSub{"topics[0].subscriptions[1]", "email", "ops@example.com", {}}};
+        return t;
+    }
+
+    std::vector<Subscription> subscriptions_of(const std::string& topic) {
+        auto page = store_->list_subscriptions(topic, 0, 100);
+        EXPECT_TRUE(page);
+        return page->items;
+    }
+};
+
+TEST_F(SnsDeclaredTest, CreatesTopicsAndConfirmedSubscriptions) {
+    auto applied = service_->apply_declared({photos_done()});
+    ASSERT_TRUE(applied) << applied.error().message;
+    EXPECT_EQ(applied->topics_created, 1u);
+    EXPECT_EQ(applied->subscriptions_created, 2u);
+    const std::string arn = std::string(kPrefixArn) + "photos-done";
+    auto topic = store_->get_topic(arn);
+    ASSERT_TRUE(topic && *topic);
+    EXPECT_EQ((*topic)->attributes.at("DisplayName"), "Photos");
+    EXPECT_EQ((*topic)->attributes.at("SignatureVersion"), "2");
+
+    auto subs = subscriptions_of(arn);
+    ASSERT_EQ(subs.size(), 2u);
+    for (const auto& s : subs) {
+        EXPECT_FALSE(s.pending) << s.endpoint;
+        EXPECT_TRUE(s.confirmed_by_config) << s.endpoint;
+        EXPECT_GT(s.confirmed_ms, 0);
+        EXPECT_FALSE(s.unsubscribe_token.empty());
+    }
+    EXPECT_EQ(subs[0].protocol, "https");  // lowercased, as Subscribe does
+    EXPECT_EQ(subs[0].attributes.at("FilterPolicy"), R"({"kind":["thumb"]})");
+    EXPECT_EQ(subs[0].attributes.at("RawMessageDelivery"), "false");
+    EXPECT_EQ(subs[1].protocol, "email");
+    // Active at once: the fan-out is told, no confirmation is sent.
+    EXPECT_EQ(sink_.confirmed.size(), 2u);
+    EXPECT_TRUE(sink_.pending.empty());
+    auto confirmed = store_->confirmed_subscriptions(arn);
+    ASSERT_TRUE(confirmed);
+    EXPECT_EQ(confirmed->size(), 2u);
+
+    // The API sees them like any other.
+    auto attrs = call("GetSubscriptionAttributes", {{"SubscriptionArn", subs[0].arn}});
+    expect_ok(attrs, "GetSubscriptionAttributes");
+    EXPECT_EQ(attrs.map("/GetSubscriptionAttributesResponse/GetSubscriptionAttributesResult/"
+                        "Attributes")["PendingConfirmation"],
+              "false");
+}
+
+TEST_F(SnsDeclaredTest, ApplyingAgainKeepsArnsAndAppliesChangedAttributes) {
+    ASSERT_TRUE(service_->apply_declared({photos_done()}));
+    const std::string arn = std::string(kPrefixArn) + "photos-done";
+    auto before = subscriptions_of(arn);
+    sink_.confirmed.clear();
+
+    // Changed in the API meanwhile: an attribute the config declares, and one it does not.
+    ASSERT_TRUE(store_->set_subscription_attribute(before[0].arn, "FilterPolicy",
+                                                   std::string(R"({"kind":["preview"]})")));
+    ASSERT_TRUE(store_->set_subscription_attribute(before[0].arn, "DeliveryPolicy",
+                                                   std::string(R"({"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":5,"numRetries":2}})")));
+    Declared changed = photos_done();
+    changed.attributes["DisplayName"] = "Photos, processed";
+    auto again = service_->apply_declared({changed});
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_EQ(again->topics_created, 0u);
+    EXPECT_EQ(again->subscriptions_created, 0u);
+    EXPECT_EQ(again->attributes_updated, 2u);  // DisplayName and FilterPolicy
+    auto after = subscriptions_of(arn);
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(after[0].arn, before[0].arn);
+    EXPECT_EQ(after[1].arn, before[1].arn);
+    EXPECT_EQ(after[0].attributes.at("FilterPolicy"), R"({"kind":["thumb"]})");
+    EXPECT_EQ(after[0].attributes.count("DeliveryPolicy"), 1u);  // not declared: kept
+    auto topic = store_->get_topic(arn);
+    ASSERT_TRUE(topic && *topic);
+    EXPECT_EQ((*topic)->attributes.at("DisplayName"), "Photos, processed");
+    EXPECT_TRUE(sink_.confirmed.empty());  // nothing newly active
+}
+
+TEST_F(SnsDeclaredTest, ConfirmsAPendingSubscriptionOfTheSameEndpoint) {
+    std::string arn = create_topic("photos-done");
+    expect_ok(call("Subscribe", {{"TopicArn", arn},
+                                 {"Protocol", "https"},
+                                 {"Endpoint", "https://hooks.example.com/pf"}}),
+              "Subscribe");
+    auto pending = subscriptions_of(arn);
+    ASSERT_EQ(pending.size(), 1u);
+    ASSERT_TRUE(pending[0].pending);
+    const std::string token = sink_.pending.back().second.token;
+
+    auto applied = service_->apply_declared({photos_done()});
+    ASSERT_TRUE(applied) << applied.error().message;
+    EXPECT_EQ(applied->subscriptions_confirmed, 1u);
+    EXPECT_EQ(applied->subscriptions_created, 1u);  // the e-mail one
+    auto subs = subscriptions_of(arn);
+    ASSERT_EQ(subs.size(), 2u);
+    EXPECT_EQ(subs[0].arn, pending[0].arn);
+    EXPECT_FALSE(subs[0].pending);
+    EXPECT_TRUE(subs[0].confirmed_by_config);
+    // Its old confirmation token is gone with the pending state.
+    expect_error(call("ConfirmSubscription", {{"TopicArn", arn}, {"Token", token}}), 400,
+                 "InvalidParameter", "Token");
+}
+
+TEST_F(SnsDeclaredTest, EveryInvalidDeclarationIsReportedAndNothingIsCreated) {
+    make_service([](SnsService::Options& o) {
+        o.endpoint_policy = [](std::string_view protocol,
+                               std::string_view) -> std::optional<std::string> {
+            if (protocol == "email") {
+                return "e-mail subscriptions need an SMTP server";
+            }
+            return std::nullopt;
+        };
+    });
+    Declared good = photos_done();
+    Declared bad;
+    bad.label = "topics[1]";
+    bad.name = "bad.fifo";
+    bad.attributes = {{"DeliveryPolicy", R"({"http":{"defaultHealthyRetryPolicy":{"numRetries":-4}}})"},
+                      {"SignatureVersion", "3"},
+                      {"Colour", "blue"}};
+    bad.subscriptions = {
+        DeclaredSub{"topics[1].subscriptions[0]", "https", "https://x.example.com/",
+                    {{"FilterPolicy", "{not json"}}},
+        DeclaredSub{"topics[1].subscriptions[1]", "http", "ftp://x.example.com/", {}},
+        DeclaredSub{"topics[1].subscriptions[2]", "sse", "console", {}},
+        DeclaredSub{"topics[1].subscriptions[3]", "https", "https://y.example.com/",
+                    {{"DeliveryPolicy", R"({"healthyRetryPolicy":{"minDelayTarget":"soon"}})"}}}};
+    auto applied = service_->apply_declared({good, bad});
+    ASSERT_FALSE(applied);
+    EXPECT_EQ(applied.error().code, ErrorCode::InvalidArgument);
+    const std::string& m = applied.error().message;
+    for (const char* expected :
+         {"topics[0].subscriptions[1].endpoint: e-mail subscriptions need an SMTP server",
+          "topics[1].name:", "topics[1].attributes.DeliveryPolicy:",
+          "topics[1].attributes.SignatureVersion:", "topics[1].attributes.Colour:",
+          "topics[1].subscriptions[0]: ", "FilterPolicy", "topics[1].subscriptions[1]: ",
+          "topics[1].subscriptions[2].protocol: sse", "topics[1].subscriptions[3]: "}) {
+        EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n" << m;
+    }
+    auto topics = store_->list_topics(0, 10);
+    ASSERT_TRUE(topics);
+    EXPECT_TRUE(topics->items.empty());
+    EXPECT_TRUE(sink_.confirmed.empty());
+}
+
+}  // namespace
+}  // namespace pf::notify
+
+namespace pf::notify {
+namespace {
+
+// The SubscribeURL of an UnsubscribeConfirmation restores the subscription; nothing is stored for
+// it, so the link itself must be unforgeable and must expire.
+TEST_F(SnsServiceTest, ResubscribeLinkRestoresAndRefusesForgeriesAndExpiry) {
+    make_service([](SnsService::Options& o) { o.link_secret = "link-secret-for-tests"; });
+    std::string arn = create_topic("photos");
+    Subscription removed;
+    removed.topic_arn = arn;
+    removed.protocol = "https";
+    removed.endpoint = "https://a.example.com/hook?x=1&y=2";
+    std::string token;
+    std::string url = service_->resubscribe_url(removed, &token);
+    ASSERT_TRUE(url.starts_with("http://sns.test:9000/_/sns/resubscribe?Action=Subscribe&TopicArn="));
+    ASSERT_EQ(token.size(), 64u);
+    auto expires_at = url.find("&Expires=");
+    ASSERT_NE(expires_at, std::string::npos);
+    std::string expires = url.substr(expires_at + 9, url.find('&', expires_at + 1) - expires_at - 9);
+
+    EXPECT_EQ(service_->resubscribe_by_link(arn, "https", "https://evil.example.com/", expires, token)
+                  .status,
+              403)
+        << "another endpoint with the same token";
+    EXPECT_EQ(service_->resubscribe_by_link(arn, "https", removed.endpoint, expires, "00" + token.substr(2))
+                  .status,
+              403);
+    SnsReply restored =
+        service_->resubscribe_by_link(arn, "https", removed.endpoint, expires, token);
+    ASSERT_EQ(restored.status, 200) << restored.body;
+    auto subs = store_->confirmed_subscriptions(arn);
+    ASSERT_TRUE(subs.has_value());
+    ASSERT_EQ(subs->size(), 1u);
+    EXPECT_EQ((*subs)[0].endpoint, removed.endpoint);
+    EXPECT_FALSE((*subs)[0].pending);
+
+    now_ += std::chrono::hours(73);  // past the 3-day confirmation TTL
+    EXPECT_EQ(service_->resubscribe_by_link(arn, "https", removed.endpoint, expires, token).status,
+              403);
+}
+
 }  // namespace
 }  // namespace pf::notify

@@ -29,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,8 @@ MOTO_DEVIATIONS = {
     "version-null": "moto answers 400 to HEAD ?versionId=null on an unversioned bucket (S3: the "
                     "null version, i.e. the object)",
     "post-201": "moto answers success_action_status=201 with an empty body",
+    "sns-delivery": "moto_server implements the SNS API but makes no real HTTP/SMTP deliveries "
+                    "(no confirmations, signatures, retries or SSRF rules to observe)",
 }
 
 
@@ -270,7 +273,8 @@ class Server:
     START_TIMEOUT = float(os.environ.get("PF_E2E_START_TIMEOUT", "30"))
 
     def __init__(self, *, config_text: str | None = None, extra_env: dict | None = None,
-                 access_key: str | None = None, secret_key: str | None = None):
+                 access_key: str | None = None, secret_key: str | None = None,
+                 listen: str | None = None, ca_file: str | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="pf-e2e-"))
         self.data_dir = self.root / "data"
         self.ready_file = self.root / "ready"
@@ -279,7 +283,14 @@ class Server:
         if config_text is not None:
             self.config_path = self.root / "config.yaml"
             self.config_path.write_text(config_text)
+        # extra_env: added to the server's environment; a None value removes that variable.
         self.extra_env = dict(extra_env or {})
+        # --listen (photoflux only). Default a free port; set it to "127.0.0.1:<port>" between a
+        # stop and a start to come back on the same port.
+        self.listen = listen or "127.0.0.1:0"
+        # A server with TLS (serve.tls.* in extra_env or the config): the PEM bundle that
+        # verifies its certificate, used by the health check and client().
+        self.ca_file = ca_file
         self.access_key = access_key or ("AKPF" + uuid.uuid4().hex[:16].upper())
         self.secret_key = secret_key or base64.b64encode(os.urandom(30)).decode()
         self.proc: subprocess.Popen | None = None
@@ -296,7 +307,7 @@ class Server:
         cmd = [str(photoflux_binary())]
         if os.environ.get("PF_E2E_LOG_LEVEL"):
             cmd += ["--log-level", os.environ["PF_E2E_LOG_LEVEL"]]
-        cmd += ["serve", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0",
+        cmd += ["serve", "--data-dir", str(self.data_dir), "--listen", self.listen,
                 "--ready-file", str(self.ready_file)]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
@@ -313,7 +324,11 @@ class Server:
             "PHOTOFLUX_ACCESS_KEY_ID": self.access_key,
             "PHOTOFLUX_SECRET_ACCESS_KEY": self.secret_key,
         })
-        env.update(self.extra_env)
+        for k, v in self.extra_env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         self.starts += 1
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
@@ -342,7 +357,7 @@ class Server:
                                   f"\n{self.log_tail()}")
             url = self._ready_url()
             if url:
-                if IS_MOTO or self._health_ok(url):
+                if IS_MOTO or self._health_ok(url, self.ca_file):
                     return url
             time.sleep(0.05)
         raise ServerError(f"server not ready after {self.START_TIMEOUT}s\n{self.log_tail()}")
@@ -363,9 +378,9 @@ class Server:
         return text.strip()
 
     @staticmethod
-    def _health_ok(url: str) -> bool:
+    def _health_ok(url: str, ca_file: str | None = None) -> bool:
         try:
-            status, _, _ = http_request("GET", url + "/_/health", timeout=2)
+            status, _, _ = http_request("GET", url + "/_/health", timeout=2, ca_file=ca_file)
             return status == 200
         except OSError:
             return False
@@ -433,7 +448,8 @@ class Server:
                      s3=s3cfg or None, signature_version=signature_version, **kw)
         return boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url or self.url, aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key, region_name=REGION, config=cfg)
+            aws_secret_access_key=self.secret_key, region_name=REGION, config=cfg,
+            verify=self.ca_file)
 
     def cli_env(self, home: os.PathLike | str) -> dict:
         """Environment for the aws CLI isolated from ~/.aws (config files live under home)."""
@@ -590,27 +606,33 @@ def xml_error_code(body: bytes) -> str | None:
 
 
 def http_request(method: str, url: str, body: bytes | Iterable[bytes] | None = None,
-                 headers: dict | list | None = None, timeout: float = 30):
+                 headers: dict | list | None = None, timeout: float = 30,
+                 ca_file: str | None = None):
     """Minimal client for the health check and presigned URLs: (status, headers, body)."""
-    r = raw_request(method, url, body=body, headers=headers, timeout=timeout)
+    r = raw_request(method, url, body=body, headers=headers, timeout=timeout, ca_file=ca_file)
     return r.status, r.headers, r.body
 
 
 def raw_request(method: str, url: str, *, body: bytes | Iterable[bytes] | None = None,
                 headers: dict | list | None = None, timeout: float = 30,
-                chunked: bool = False) -> RawResponse:
+                chunked: bool = False, ca_file: str | None = None) -> RawResponse:
     """Sends exactly the path+query in `url` (no re-encoding), the given headers and body.
 
     `headers` may be a dict or a list of (name, value) pairs (duplicates allowed). Host is sent
     as in the URL unless given. With chunked=True, body must be an iterable of byte strings and
-    is sent with Transfer-Encoding: chunked framing (one HTTP chunk per item)."""
+    is sent with Transfer-Encoding: chunked framing (one HTTP chunk per item). An https URL is
+    verified against ca_file (default: the system's trust store)."""
     u = urllib.parse.urlsplit(url)
     path = u.path or "/"
     if u.query:
         path += "?" + u.query
     items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     names = {k.lower() for k, _ in items}
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    if u.scheme == "https":
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
+                                           context=ssl.create_default_context(cafile=ca_file))
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     t0 = time.monotonic()
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
