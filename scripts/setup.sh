@@ -23,8 +23,9 @@ packages=(
     googletest libgtest-dev libgmock-dev libimage-exiftool-perl
     # real S3 clients the serve tests drive (the aws CLI and boto3 come with the machine's Python)
     s3cmd rclone nodejs
-    # the SMTP sink the notification e-mail tests deliver to
-    python3-aiosmtpd
+    # the SMTP sink the notification e-mail tests deliver to; the openssl CLI makes the TLS tests'
+    # certificates
+    python3-aiosmtpd openssl
     # the default watermark font
     fonts-dejavu-core
     "$@"
