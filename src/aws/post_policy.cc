@@ -1,5 +1,7 @@
 #include "aws/post_policy.h"
 
+#include "base/json_depth.h"
+
 #include "aws/time_format.h"
 #include "crypto/encoding.h"
 
@@ -31,36 +33,6 @@ Error bad_policy(const std::string& detail) {
 Error policy_denied(const std::string& detail) {
     std::string text = "Invalid according to Policy: " + detail;
     return make_error(ErrorCode::Forbidden, text, text);
-}
-
-// The policy is small and shallow; a deeper document is hostile or broken. Checked on the text so
-// the JSON parser never recurses on it.
-bool too_deep(std::string_view json) {
-    std::size_t depth = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (const char c : json) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > kMaxJsonDepth) {
-                return true;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return false;
 }
 
 // content-length-range bounds arrive as numbers (botocore) or as digit strings (some SDKs).
@@ -207,7 +179,7 @@ Result<PostPolicy> parse_post_policy(std::string_view policy_base64, std::size_t
     if (json->size() > max_bytes) {
         return bad_policy("the policy is larger than " + std::to_string(max_bytes) + " bytes");
     }
-    if (too_deep(*json)) {
+    if (json_nesting_exceeds(*json, kMaxJsonDepth)) {  // small and shallow, or hostile
         return bad_policy("the policy nests deeper than " + std::to_string(kMaxJsonDepth) +
                           " levels");
     }

@@ -365,21 +365,7 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
     if (!transfer.refusals.empty()) {
         message += "; also refused: " + refusals();
     }
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return make_error(ErrorCode::Timeout, message);
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return make_error(ErrorCode::InvalidArgument, message);
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_FAILED_INIT:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-        return make_error(ErrorCode::Internal, message);
-    default:
-        // DNS, connect, TLS, send/receive, a malformed answer: all may pass later.
-        return make_error(ErrorCode::Unavailable, message);
-    }
+    return curl::transfer_error(rc, message);
 }
 
 }  // namespace pf::http

@@ -39,4 +39,21 @@ std::string describe(CURLcode code, const char* error_buffer) {
     return out;
 }
 
+Error transfer_error(CURLcode code, std::string message) {
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return make_error(ErrorCode::Timeout, std::move(message));
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return make_error(ErrorCode::InvalidArgument, std::move(message));
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+        return make_error(ErrorCode::Internal, std::move(message));
+    default:
+        return make_error(ErrorCode::Unavailable, std::move(message));
+    }
+}
+
 }  // namespace pf::http::curl

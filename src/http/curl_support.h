@@ -2,6 +2,8 @@
 // outside this folder; nothing here appears in a public header.
 #pragma once
 
+#include "base/result.h"
+
 #include <curl/curl.h>
 
 #include <chrono>
@@ -47,5 +49,11 @@ inline long timeout_ms(std::chrono::milliseconds timeout) {
 // "Timeout was reached (Connection timed out after 200 milliseconds)": curl's text for a code
 // plus the detail from CURLOPT_ERRORBUFFER when there is one.
 std::string describe(CURLcode code, const char* error_buffer);
+
+// The Error a failed transfer becomes, by what the caller should do: Timeout, InvalidArgument (a
+// bad URL or scheme: permanent), Internal (libcurl itself failed), else Unavailable (DNS, connect,
+// TLS, a broken answer: may pass later). Protocol answers (HTTP status, SMTP replies) are the
+// caller's to classify first.
+Error transfer_error(CURLcode code, std::string message);
 
 }  // namespace pf::http::curl

@@ -547,20 +547,7 @@ Result<SmtpReceipt> SmtpClient::send(const SmtpMessage& message) const {
     if (rc != CURLE_OPERATION_TIMEDOUT && reply >= 400 && reply <= 499) {
         return make_error(ErrorCode::Unavailable, message_text);
     }
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return make_error(ErrorCode::Timeout, message_text);
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return make_error(ErrorCode::InvalidArgument, message_text);
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_FAILED_INIT:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-        return make_error(ErrorCode::Internal, message_text);
-    default:
-        return make_error(ErrorCode::Unavailable, message_text);
-    }
+    return curl::transfer_error(rc, message_text);
 }
 
 }  // namespace pf::http

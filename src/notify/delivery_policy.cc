@@ -1,5 +1,7 @@
 #include "notify/delivery_policy.h"
 
+#include "base/json_depth.h"
+
 #include "base/ascii.h"
 
 #include <nlohmann/json.hpp>
@@ -49,41 +51,12 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-// The deepest nesting of objects/arrays, outside strings. Bounds the parser's and the
-// destructor's work on hostile input before nlohmann sees it.
-int nesting_depth(std::string_view text) {
-    int depth = 0;
-    int deepest = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            deepest = std::max(deepest, ++depth);
-        } else if (c == '}' || c == ']') {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
 Result<Json> parse_document(std::string_view text) {
     if (text.size() > kMaxDeliveryPolicyBytes) {
         return invalid("policy is larger than " + std::to_string(kMaxDeliveryPolicyBytes) +
                        " bytes");
     }
-    if (nesting_depth(text) > kMaxDeliveryPolicyDepth) {
+    if (json_nesting_exceeds(text, static_cast<std::size_t>(kMaxDeliveryPolicyDepth))) {
         return invalid("policy is nested too deeply");
     }
     Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);

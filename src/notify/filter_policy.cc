@@ -1,5 +1,7 @@
 #include "notify/filter_policy.h"
 
+#include "base/json_depth.h"
+
 #include "base/ascii.h"
 
 #include <arpa/inet.h>
@@ -32,35 +34,6 @@ constexpr long kComplexityCap = 1'000'000'000L;
 Error policy_error(const std::string& detail) {
     std::string text = "Invalid parameter: FilterPolicy: " + detail;
     return make_error(ErrorCode::InvalidArgument, text, text);
-}
-
-// Checked on the text so that neither the JSON parser nor our walks recurse on hostile input.
-bool too_deep(std::string_view json, int max_depth) {
-    int depth = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (const char c : json) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) {
-                return true;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return false;
 }
 
 std::optional<std::int64_t> scaled(double value) {
@@ -844,7 +817,7 @@ bool matches_attributes(const FilterPolicy::Compiled& policy,
             }
             break;
         case AttributeKind::StringArray: {
-            if (too_deep(attribute.string_value, kMaxBodyDepth)) {
+            if (json_nesting_exceeds(attribute.string_value, kMaxBodyDepth)) {
                 break;
             }
             auto& array = arrays.emplace_back(
@@ -895,7 +868,7 @@ void collect_leaves(const nlohmann::json& json, const std::string& path,
 
 bool matches_body(const FilterPolicy::Compiled& policy, std::string_view body) {
     // Depth is checked on the text first, so collect_leaves recurses at most kMaxBodyDepth deep.
-    if (too_deep(body, kMaxBodyDepth)) {
+    if (json_nesting_exceeds(body, kMaxBodyDepth)) {
         return false;
     }
     const nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -912,7 +885,7 @@ Result<FilterPolicy::Compiled> compile(std::string_view json, FilterScope scope)
         return policy_error("Filter policy is larger than " +
                             std::to_string(FilterPolicy::kMaxPolicyBytes) + " bytes");
     }
-    if (too_deep(json, FilterPolicy::kMaxJsonDepth)) {
+    if (json_nesting_exceeds(json, FilterPolicy::kMaxJsonDepth)) {
         return policy_error("Filter policy nests deeper than " +
                             std::to_string(FilterPolicy::kMaxJsonDepth) + " levels");
     }
