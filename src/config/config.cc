@@ -66,6 +66,31 @@ Setting millis_setting(std::string_view path, std::string_view env, std::string_
             }};
 }
 
+Setting int_setting(std::string_view path, std::string_view env, std::string_view description,
+                    int ServeConfig::*member, int min, int max) {
+    return {path, env, description,
+            [member](const Config& c) { return std::to_string(c.serve.*member); },
+            [member, min, max](Config& c, const std::string& v) {
+                return parse_int<int>(v, min, max, c.serve.*member);
+            }};
+}
+
+Setting bool_setting(std::string_view path, std::string_view env, std::string_view description,
+                     bool ServeConfig::*member) {
+    return {path, env, description,
+            [member](const Config& c) { return std::string(c.serve.*member ? "true" : "false"); },
+            [member](Config& c, const std::string& v) -> std::string {
+                if (v == "true" || v == "yes" || v == "on" || v == "1") {
+                    c.serve.*member = true;
+                } else if (v == "false" || v == "no" || v == "off" || v == "0") {
+                    c.serve.*member = false;
+                } else {
+                    return "must be true or false";
+                }
+                return {};
+            }};
+}
+
 const std::vector<Setting>& settings() {
     static const std::vector<Setting> table = {
         {"imaging.limits.max_input_bytes", "PF_IMAGING_MAX_INPUT_BYTES",
@@ -233,6 +258,65 @@ const std::vector<Setting>& settings() {
                      &ServeConfig::notify_smtp_starttls),
         text_setting("serve.notify.smtp_from", "PF_SERVE_NOTIFY_SMTP_FROM",
                      "sender address of notification e-mails", &ServeConfig::notify_smtp_from),
+        text_setting("serve.function.name", "PF_SERVE_FUNCTION_NAME",
+                     "name of the photo function (its ARN is arn:aws:lambda:<region>:000000000000:"
+                     "function:<name>)",
+                     &ServeConfig::function_name),
+        int_setting("serve.function.workers", "PF_SERVE_FUNCTION_WORKERS",
+                    "worker processes (execution environments) running the function; 0: one per core",
+                    &ServeConfig::function_workers, 0, 256),
+        int_setting("serve.function.timeout_seconds", "PF_SERVE_FUNCTION_TIMEOUT_SECONDS",
+                    "time one invocation may take before its worker is killed and replaced",
+                    &ServeConfig::function_timeout_seconds, 1, 900),
+        int_setting("serve.function.memory_mb", "PF_SERVE_FUNCTION_MEMORY_MB",
+                    "memory the function is told it has (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)",
+                    &ServeConfig::function_memory_mb, 128, 10240),
+        int_setting("serve.function.max_retry_attempts", "PF_SERVE_FUNCTION_MAX_RETRY_ATTEMPTS",
+                    "retries of a failed invocation, as Lambda's MaximumRetryAttempts",
+                    &ServeConfig::function_max_retry_attempts, 0, 2),
+        int_setting("serve.function.max_event_age_seconds", "PF_SERVE_FUNCTION_MAX_EVENT_AGE_SECONDS",
+                    "an event older than this is not tried again (Lambda's MaximumEventAgeInSeconds)",
+                    &ServeConfig::function_max_event_age_seconds, 60, 21600),
+        millis_setting("serve.function.retry_delay_ms", "PF_SERVE_FUNCTION_RETRY_DELAY_MS",
+                       "wait before the first retry; the second waits twice as long (Lambda: about "
+                       "1 and 2 minutes)",
+                       &ServeConfig::function_retry_delay, 10, 3'600'000),
+        int_setting("serve.function.reserved_concurrency", "PF_SERVE_FUNCTION_RESERVED_CONCURRENCY",
+                    "most invocations running at once; 0: as many as there are workers",
+                    &ServeConfig::function_reserved_concurrency, 0, 256),
+        text_setting("serve.function.recipe_file", "PF_SERVE_FUNCTION_RECIPE_FILE",
+                     "recipe the function applies (empty: the built-in thumbnail + preview recipe)",
+                     &ServeConfig::function_recipe_file),
+        text_setting("serve.function.output_bucket", "PF_SERVE_FUNCTION_OUTPUT_BUCKET",
+                     "bucket derivatives and manifests go to (empty: the photo's own bucket)",
+                     &ServeConfig::function_output_bucket),
+        text_setting("serve.function.output_prefix", "PF_SERVE_FUNCTION_OUTPUT_PREFIX",
+                     "derivatives of KEY go under <output_prefix>KEY/; keep it outside the trigger "
+                     "prefix",
+                     &ServeConfig::function_output_prefix),
+        text_setting("serve.function.topic", "PF_SERVE_FUNCTION_TOPIC",
+                     "topic the function publishes photo.processed / photo.failed to (created at "
+                     "start; empty: no messages)",
+                     &ServeConfig::function_topic),
+        bool_setting("serve.function.delete_derivatives", "PF_SERVE_FUNCTION_DELETE_DERIVATIVES",
+                     "deleting a photo deletes its derivatives and manifest",
+                     &ServeConfig::function_delete_derivatives),
+        text_setting("serve.function.trigger_prefix", "PF_SERVE_FUNCTION_TRIGGER_PREFIX",
+                     "uploads under this prefix of the default bucket trigger the function (the rule "
+                     "installed when serve creates the bucket)",
+                     &ServeConfig::function_trigger_prefix),
+        text_setting("serve.function.trigger_suffix", "PF_SERVE_FUNCTION_TRIGGER_SUFFIX",
+                     "and end with this suffix (empty: any)", &ServeConfig::function_trigger_suffix),
+        {"serve.notifications", "",
+         "bucket notification rules put in place at every start (file only); the file wins over\n"
+         "PutBucketNotificationConfiguration for the buckets it names. Example:\n"
+         "  - bucket: photos\n"
+         "    id: thumbnails\n"
+         "    function: process-photo          # or  topic: uploads-audit\n"
+         "    events: [\"s3:ObjectCreated:*\", \"s3:ObjectRemoved:*\"]\n"
+         "    prefix: uploads/\n"
+         "    suffix: .jpg",
+         [](const Config&) { return std::string("[]"); }, nullptr},
         {"serve.notify.topics", "",
          "topics created at start, with subscriptions already confirmed (file only). Example:\n"
          "  - name: photos-done\n"
@@ -335,6 +419,8 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
         }
         parse_notify_topics(find(root, "serve.notify.topics"), "serve.notify.topics",
                             config.serve.notify_topics, problems);
+        parse_bucket_notifications(find(root, "serve.notifications"), "serve.notifications",
+                                   config.serve.notifications, problems);
     }
     for (const auto& s : settings()) {
         auto it = env.find(std::string(s.env));
@@ -409,6 +495,10 @@ std::string describe_settings(const Config& loaded) {
             if (s.path == "serve.notify.topics" && !loaded.serve.notify_topics.empty()) {
                 out << indent << "# the loaded configuration declares "
                     << summarize_notify_topics(loaded.serve.notify_topics) << "\n";
+            }
+            if (s.path == "serve.notifications" && !loaded.serve.notifications.empty()) {
+                out << indent << "# the loaded configuration declares "
+                    << summarize_bucket_notifications(loaded.serve.notifications) << "\n";
             }
             out << indent << parts.back() << ": " << s.current(defaults) << "\n";
             continue;

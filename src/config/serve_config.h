@@ -3,6 +3,7 @@
 // slow or hostile clients. Lists are comma-separated so every setting stays one value.
 #pragma once
 
+#include "config/bucket_notifications.h"
 #include "config/notify_topics.h"
 
 #include <chrono>
@@ -59,6 +60,28 @@ struct ServeConfig {
     std::string notify_smtp_from = "photoflux@localhost";
     // serve.notify.topics (file only): created at start, subscriptions already confirmed.
     std::vector<NotifyTopicConfig> notify_topics;
+
+    // The function host and the photo function it runs (`photoflux function` worker processes).
+    std::string function_name = "process-photo";
+    int function_workers = 0;  // execution environments; 0: one per core
+    int function_timeout_seconds = 60;
+    int function_memory_mb = 1024;
+    int function_max_retry_attempts = 2;  // as on AWS: 0..2
+    int function_max_event_age_seconds = 21600;
+    std::chrono::milliseconds function_retry_delay{60'000};  // before the 1st retry; 2nd: twice
+    int function_reserved_concurrency = 0;                    // 0: no cap
+    std::string function_recipe_file;  // empty: the built-in recipe
+    std::string function_output_bucket;  // empty: the bucket of the photo
+    std::string function_output_prefix = "processed/";
+    std::string function_topic = "photo-events";  // empty: no messages
+    bool function_delete_derivatives = true;
+    // The rule installed when serve creates the default bucket: uploads under this prefix (and with
+    // this suffix) trigger the function.
+    std::string function_trigger_prefix = "uploads/";
+    std::string function_trigger_suffix;
+
+    // serve.notifications (file only): bucket notification rules put in place at every start.
+    std::vector<BucketNotificationRule> notifications;
 };
 
 }  // namespace pf::config

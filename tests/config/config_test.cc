@@ -250,5 +250,88 @@ TEST(Config, NotifyTopicsDescribedAsFileOnlyWithAnExample) {
     EXPECT_TRUE(c->serve.notify_topics.empty());
 }
 
+TEST(Config, FunctionSettingsFromFileAndEnvironment) {
+    auto file = write_temp(R"(serve:
+  function:
+    workers: 3
+    timeout_seconds: 120
+    max_retry_attempts: 1
+    retry_delay_ms: 250
+    output_prefix: derived/
+    topic: ""
+    delete_derivatives: false
+)");
+    auto c = load_config(file, {{"PF_SERVE_FUNCTION_WORKERS", "5"}});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    EXPECT_EQ(c->serve.function_workers, 5);  // the environment wins
+    EXPECT_EQ(c->serve.function_timeout_seconds, 120);
+    EXPECT_EQ(c->serve.function_max_retry_attempts, 1);
+    EXPECT_EQ(c->serve.function_retry_delay.count(), 250);
+    EXPECT_EQ(c->serve.function_output_prefix, "derived/");
+    EXPECT_EQ(c->serve.function_topic, "");
+    EXPECT_FALSE(c->serve.function_delete_derivatives);
+    EXPECT_EQ(c->serve.function_name, "process-photo");
+    EXPECT_EQ(c->serve.function_trigger_prefix, "uploads/");
+
+    auto bad = load_config(std::nullopt, {{"PF_SERVE_FUNCTION_MAX_RETRY_ATTEMPTS", "3"},
+                                          {"PF_SERVE_FUNCTION_DELETE_DERIVATIVES", "maybe"}});
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("PF_SERVE_FUNCTION_MAX_RETRY_ATTEMPTS: must be between 0 and 2"),
+              std::string::npos);
+    EXPECT_NE(bad.error().message.find("PF_SERVE_FUNCTION_DELETE_DERIVATIVES: must be true or false"),
+              std::string::npos);
+}
+
+TEST(Config, BucketNotificationRulesFromTheFile) {
+    auto file = write_temp(R"(serve:
+  notifications:
+    - bucket: photos
+      id: thumbs
+      function: process-photo
+      events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"]
+      prefix: uploads/
+      suffix: .jpg
+    - {bucket: photos, topic: audit}
+)");
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    const auto& rules = c->serve.notifications;
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules[0].id, "thumbs");
+    EXPECT_EQ(rules[0].function, "process-photo");
+    EXPECT_EQ(rules[0].events, (std::vector<std::string>{"s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"}));
+    EXPECT_EQ(rules[0].prefix, "uploads/");
+    EXPECT_EQ(rules[0].suffix, ".jpg");
+    EXPECT_EQ(rules[1].topic, "audit");
+    EXPECT_EQ(rules[1].events, std::vector<std::string>{"s3:ObjectCreated:*"});  // the default
+    EXPECT_NE(describe_settings(*c).find("declares 2 rules"), std::string::npos);
+}
+
+TEST(Config, BucketNotificationRulesListEveryProblem) {
+    auto file = write_temp(R"(serve:
+  notifications:
+    - {bucket: photos, function: a, topic: b}
+    - {bucket: photos}
+    - {bucket: "no/slash", function: f, events: ["ObjectCreated:*"]}
+    - {bucket: photos, function: f, colour: red}
+    - just-a-string
+)");
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_FALSE(c.has_value());
+    const std::string& m = c.error().message;
+    for (const std::string& expected :
+         {"serve.notifications[0]: must name exactly one target: function or topic",
+          "serve.notifications[1]: must name exactly one target: function or topic",
+          "serve.notifications[2].bucket: must name a bucket",
+          "serve.notifications[2].events: \"ObjectCreated:*\" is not an S3 event type",
+          "serve.notifications[3].colour: unknown setting",
+          "serve.notifications[4]: must be a mapping"}) {
+        EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n---\n" << m;
+    }
+}
+
 }  // namespace
 }  // namespace pf::config
