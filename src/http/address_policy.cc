@@ -305,13 +305,19 @@ Result<AddressPolicy> AddressPolicy::with_allowed(const std::vector<std::string>
     return policy;
 }
 
+AddressPolicy AddressPolicy::allow_all() {
+    AddressPolicy policy;
+    policy.allow_all_ = true;
+    return policy;
+}
+
 bool AddressPolicy::in_allow_list(const IpAddress& address) const {
     return std::any_of(allowed_.begin(), allowed_.end(),
                        [&](const Cidr& cidr) { return cidr.contains(address); });
 }
 
 bool AddressPolicy::allows(const IpAddress& address) const {
-    if (in_allow_list(address)) {
+    if (allow_all_ || in_allow_list(address)) {
         return true;
     }
     if (auto v4 = address.embedded_v4(); v4 && in_allow_list(*v4)) {

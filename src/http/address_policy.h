@@ -91,6 +91,10 @@ public:
     // each bad entry ("allowed_destinations[1] \"10.0.0.1/33\": prefix length 33 is more than
     // 32").
     static Result<AddressPolicy> with_allowed(const std::vector<std::string>& cidrs);
+    // Allows every address. Only for destinations the operator chose, never a user: the
+    // function's own S3 / SNS endpoints and the Lambda Runtime API, which are loopback in serve
+    // mode and private in a self-hosted cluster.
+    static AddressPolicy allow_all();
 
     bool allows(const IpAddress& address) const;
     bool allows(const sockaddr* address) const;
@@ -100,11 +104,13 @@ public:
     std::string describe_refusal(const sockaddr* address) const;
 
     const std::vector<Cidr>& allowed() const { return allowed_; }
+    bool allows_all() const { return allow_all_; }
 
 private:
     bool in_allow_list(const IpAddress& address) const;
 
     std::vector<Cidr> allowed_;
+    bool allow_all_ = false;
 };
 
 }  // namespace pf::http

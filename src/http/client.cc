@@ -11,7 +11,11 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <span>
 
 namespace pf::http {
 namespace {
@@ -60,10 +64,23 @@ std::string url_part(CURLU* url, CURLUPart part) {
     return out;
 }
 
+// Where a response body goes: decided at its first byte, once the status is known.
+enum class BodyTarget { Undecided, Buffer, Sink };
+
 // State one transfer's callbacks share with send().
 struct Transfer {
     const ClientOptions* options = nullptr;
+    CURL* handle = nullptr;
     ClientResponse response;
+    // Streamed request body (ClientRequest::body_source).
+    ByteSource* source = nullptr;
+    std::uint64_t source_length = 0;
+    std::uint64_t source_sent = 0;
+    std::optional<Error> source_error;
+    // Streamed 2xx response body (ClientRequest::response_sink).
+    ByteSink* sink = nullptr;
+    BodyTarget target = BodyTarget::Undecided;
+    std::optional<Error> sink_error;
     std::size_t header_bytes = 0;
     std::vector<std::string> refusals;  // every address the policy refused, with the reason
     bool tried_allowed_address = false;
@@ -112,6 +129,22 @@ int before_request(void* clientp, char* primary_ip, char* /*local_ip*/, int /*pr
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userdata) {
     auto* transfer = static_cast<Transfer*>(userdata);
     const std::size_t bytes = size * count;
+    if (transfer->target == BodyTarget::Undecided) {
+        long status = 0;
+        curl_easy_getinfo(transfer->handle, CURLINFO_RESPONSE_CODE, &status);
+        transfer->target = transfer->sink != nullptr && status >= 200 && status <= 299
+                               ? BodyTarget::Sink
+                               : BodyTarget::Buffer;
+    }
+    if (transfer->target == BodyTarget::Sink) {
+        auto written = transfer->sink->write(std::span<const char>(data, bytes));
+        if (!written) {
+            transfer->sink_error = written.error();
+            return 0;  // stops the transfer with CURLE_WRITE_ERROR; send() returns this error
+        }
+        transfer->response.sink_bytes += bytes;
+        return bytes;
+    }
     std::string& body = transfer->response.body;
     const std::size_t room = transfer->options->max_response_bytes - body.size();
     if (bytes > room) {
@@ -121,6 +154,33 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userd
     }
     body.append(data, bytes);
     return bytes;
+}
+
+// Feeds a streamed request body to curl, never past the declared length; a source that ends early
+// or fails aborts the transfer with its reason kept for send().
+std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* userdata) {
+    auto* transfer = static_cast<Transfer*>(userdata);
+    const std::uint64_t remaining = transfer->source_length - transfer->source_sent;
+    if (remaining == 0) {
+        return 0;
+    }
+    const std::size_t room = static_cast<std::size_t>(
+        std::min<std::uint64_t>(remaining, static_cast<std::uint64_t>(size) * count));
+    auto n = transfer->source->read(std::span<char>(buffer, room));
+    if (!n) {
+        transfer->source_error = n.error();
+        return CURL_READFUNC_ABORT;
+    }
+    if (*n == 0) {
+        transfer->source_error =
+            make_error(ErrorCode::InvalidArgument,
+                       "the request body ended after " + std::to_string(transfer->source_sent) +
+                           " of the " + std::to_string(transfer->source_length) +
+                           " bytes announced");
+        return CURL_READFUNC_ABORT;
+    }
+    transfer->source_sent += *n;
+    return *n;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* userdata) {
@@ -233,7 +293,10 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
     if (!url) {
         return make_error(ErrorCode::Internal, "libcurl: out of memory");
     }
-    if (const CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, request.url.c_str(), 0);
+    // CURLU_PATH_AS_IS: the path goes out as given; dot segments are data in an S3 key (and the
+    // S3 signature covers the path exactly as sent).
+    if (const CURLUcode rc =
+            curl_url_set(url.get(), CURLUPART_URL, request.url.c_str(), CURLU_PATH_AS_IS);
         rc != CURLUE_OK) {
         return make_error(ErrorCode::InvalidArgument,
                           std::string("invalid URL: ") + curl_url_strerror(rc));
@@ -247,8 +310,17 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
         return make_error(ErrorCode::InvalidArgument, "invalid URL: no host");
     }
     const std::string what = request.method + " " + redact_url(request.url);
-    if (request.method == "HEAD" && !request.body.empty()) {
+    const bool streams_body = request.body_source != nullptr;
+    if (request.method == "HEAD" && (!request.body.empty() || streams_body)) {
         return make_error(ErrorCode::InvalidArgument, what + ": a HEAD request has no body");
+    }
+    if (streams_body && !request.body.empty()) {
+        return make_error(ErrorCode::InvalidArgument,
+                          what + ": a request has either a body or a body source, not both");
+    }
+    if (request.body_length > static_cast<std::uint64_t>(
+                                  std::numeric_limits<curl_off_t>::max())) {
+        return make_error(ErrorCode::InvalidArgument, what + ": body length out of range");
     }
 
     curl::StringList headers;
@@ -284,6 +356,10 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
     CURL* h = easy.get();
     Transfer transfer;
     transfer.options = &options_;
+    transfer.handle = h;
+    transfer.source = request.body_source;
+    transfer.source_length = request.body_length;
+    transfer.sink = request.response_sink;
     char error_buffer[CURL_ERROR_SIZE] = {};
 
     Setter set(h);
@@ -294,8 +370,16 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
     set(CURLOPT_PROXY, "");  // no proxy, whatever the environment says
     set(CURLOPT_NOSIGNAL, 1L);
     set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-    set(CURLOPT_TIMEOUT_MS, curl::timeout_ms(request.timeout.value_or(options_.timeout)));
+    // 0 is libcurl's "no timeout"; curl::timeout_ms never yields it, so an expired budget stays
+    // a (1 ms) budget and only an explicit no_timeout means none.
+    set(CURLOPT_TIMEOUT_MS, request.no_timeout
+                                ? 0L
+                                : curl::timeout_ms(request.timeout.value_or(options_.timeout)));
     set(CURLOPT_CONNECTTIMEOUT_MS, curl::timeout_ms(options_.connect_timeout));
+    if (request.no_timeout) {
+        // A long poll may wait for hours; TCP keep-alive notices a peer that vanished meanwhile.
+        set(CURLOPT_TCP_KEEPALIVE, 1L);
+    }
     set(CURLOPT_USERAGENT, options_.user_agent.c_str());
     set(CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
@@ -314,7 +398,16 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
 
     const bool sends_body = !request.body.empty() || request.method == "POST" ||
                             request.method == "PUT" || request.method == "PATCH";
-    if (request.method == "GET" && request.body.empty()) {
+    if (streams_body) {
+        // An upload of known size: curl sends Content-Length and pulls the bytes from on_read.
+        set(CURLOPT_UPLOAD, 1L);
+        set(CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_length));
+        set(CURLOPT_READFUNCTION, &on_read);
+        set(CURLOPT_READDATA, &transfer);
+        if (request.method != "PUT") {
+            set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        }
+    } else if (request.method == "GET" && request.body.empty()) {
         set(CURLOPT_HTTPGET, 1L);
     } else if (request.method == "HEAD") {
         set(CURLOPT_NOBODY, 1L);
@@ -342,6 +435,16 @@ Result<ClientResponse> HttpClient::send(const ClientRequest& request) const {
         }
         return out;
     };
+    if (transfer.sink_error) {
+        Error error = *transfer.sink_error;
+        error.message = what + ": writing the response body: " + error.message;
+        return error;
+    }
+    if (transfer.source_error) {
+        Error error = *transfer.source_error;
+        error.message = what + ": reading the request body: " + error.message;
+        return error;
+    }
     const bool completed =
         rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && transfer.response.body_truncated);
     if (completed) {
