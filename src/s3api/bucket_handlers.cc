@@ -1,8 +1,10 @@
 // Service and bucket operations: ListBuckets, Create/Head/Delete bucket, location, ACL (public-read
-// or private), versioning status, and the notification configuration document (stored and
-// returned here; the events component acts on it).
+// or private), versioning status, and the notification configuration (validated by events/ and
+// stored in its canonical form; the store's outbox acts on it).
 #include "aws/time_format.h"
+#include "base/ascii.h"
 #include "crypto/encoding.h"
+#include "events/notification_config.h"
 #include "s3api/exchange.h"
 #include "s3api/xml_reader.h"
 #include "s3api/xml_writer.h"
@@ -168,15 +170,36 @@ void S3Service::put_bucket_notification(Exchange& x) {
         return x.reply_error(*missing);
     }
     std::string body;
-    if (auto error = x.read_small_body(kMaxConfigBody, body)) {
+    if (auto error = x.read_small_body(events::kMaxDocumentBytes, body)) {
         return x.reply_error(*error);
     }
-    auto doc = XmlDocument::parse(body);
-    if (!doc || doc->root().name() != "NotificationConfiguration") {
-        return x.reply_error(s3_error("MalformedXML"));
+    events::ParseOptions parse_options;
+    if (!ascii_iequals(x.req.header("x-amz-skip-destination-validation").value_or(""), "true")) {
+        parse_options.check_destination = options_.check_destination;
     }
-    if (auto stored = store_.put_bucket_config(x.req.bucket, "notification", body); !stored) {
-        return x.reply_error(s3_error_from(stored.error()));
+    events::ErrorArguments arguments;
+    auto config = events::parse_notification_configuration(body, parse_options, &arguments);
+    if (!config) {
+        const Error& e = config.error();
+        S3Error error = e.code == ErrorCode::CorruptInput ? s3_error("MalformedXML")
+                        : e.code == ErrorCode::TooLarge   ? s3_error("MaxMessageLengthExceeded")
+                                                          : s3_error("InvalidArgument", e.client_message());
+        for (auto& [name, value] : arguments) {
+            error.with(std::move(name), std::move(value));
+        }
+        return x.reply_error(error);
+    }
+    // Stored canonical (generated Ids included), so GET returns exactly what events use. An
+    // empty configuration turns notifications off: nothing is kept.
+    if (config->rules.empty() && !config->event_bridge) {
+        if (auto removed = store_.delete_bucket_config(x.req.bucket, "notification"); !removed) {
+            return x.reply_error(s3_error_from(removed.error(), "NoSuchBucket").with("BucketName", x.req.bucket));
+        }
+        return x.reply_empty(200);
+    }
+    if (auto stored = store_.put_bucket_config(x.req.bucket, "notification", events::to_xml(*config));
+        !stored) {
+        return x.reply_error(s3_error_from(stored.error(), "NoSuchBucket").with("BucketName", x.req.bucket));
     }
     x.reply_empty(200);
 }
@@ -190,9 +213,7 @@ void S3Service::get_bucket_notification(Exchange& x) {
         if (auto missing = bucket_missing(store_, x.req.bucket)) {
             return x.reply_error(*missing);
         }
-        XmlWriter xml;
-        xml.open("NotificationConfiguration", kS3Namespace);
-        return x.reply_xml(200, xml.take());
+        return x.reply_xml(200, events::to_xml({}));
     }
     x.reply_xml(200, **config);
 }

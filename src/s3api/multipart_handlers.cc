@@ -2,6 +2,7 @@
 // what was uploaded: order, ETags, the 5 MiB minimum; composite or full-object checksums), Abort,
 // ListParts and ListMultipartUploads.
 #include "aws/time_format.h"
+#include "s3api/change_cause.h"
 #include "s3api/conditions.h"
 #include "s3api/copy_source.h"
 #include "s3api/exchange.h"
@@ -321,8 +322,11 @@ void S3Service::complete_multipart(Exchange& x) {
         }
         return {};
     };
-    auto info = store_.complete_multipart(x.req.bucket, x.req.key, upload_id, parts, conditions,
-                                          before_commit);
+    // Objects assembled from UploadPartCopy parts are CompleteMultipartUpload events as well.
+    auto info = store_.complete_multipart(
+        x.req.bucket, x.req.key, upload_id, parts, conditions, before_commit,
+        change_cause(x.req, x.auth.principal, "ObjectCreated:CompleteMultipartUpload",
+                     x.common_headers));
     if (!info) {
         if (info.error().code == ErrorCode::PreconditionFailed && !conditions.if_match &&
             !conditions.if_none_match_any) {

@@ -1,6 +1,7 @@
 // Object operations: PutObject, CopyObject, GetObject / HeadObject (ranges, conditionals,
 // response-* overrides, checksums, parts), DeleteObject, DeleteObjects, GetObjectAcl.
 #include "aws/time_format.h"
+#include "s3api/change_cause.h"
 #include "s3api/conditions.h"
 #include "s3api/copy_source.h"
 #include "s3api/exchange.h"
@@ -89,7 +90,9 @@ void S3Service::put_object(Exchange& x) {
         return {};
     };
     auto info = store_.put_object(x.req.bucket, x.req.key, payload, std::move(metadata),
-                                  conditions, before_commit);
+                                  conditions, before_commit,
+                                  change_cause(x.req, x.auth.principal, "ObjectCreated:Put",
+                                               x.common_headers));
     if (!info) {
         if (payload.failure()) return x.reply_error(*payload.failure());
         if (commit_failure) return x.reply_error(*commit_failure);
@@ -231,8 +234,15 @@ void S3Service::get_object(Exchange& x, bool head) {
     }
 }
 
+// ObjectRemoved:Delete is recorded only when an object was removed. A DeleteObject of a key that
+// does not exist still answers 204 (as S3 does) but emits nothing: §3.2 describes the event as an
+// object being deleted, and a notification for an object that never existed would only make the
+// function chase it. The store records the change, and with it the event, in the transaction that
+// removed the object.
 void S3Service::delete_object(Exchange& x) {
-    auto deleted = store_.delete_object(x.req.bucket, x.req.key);
+    auto deleted = store_.delete_object(
+        x.req.bucket, x.req.key,
+        change_cause(x.req, x.auth.principal, "ObjectRemoved:Delete", x.common_headers));
     if (!deleted) {
         if (deleted.error().code == ErrorCode::NotFound) {
             return x.reply_error(s3_error("NoSuchBucket").with("BucketName", x.req.bucket));
@@ -277,7 +287,10 @@ void S3Service::delete_objects(Exchange& x) {
             report_error(*error);
             continue;
         }
-        auto deleted = store_.delete_object(x.req.bucket, key);
+        // One ObjectRemoved:Delete per key removed (same rule as DeleteObject).
+        auto deleted = store_.delete_object(
+            x.req.bucket, key,
+            change_cause(x.req, x.auth.principal, "ObjectRemoved:Delete", x.common_headers));
         if (!deleted) {
             report_error(s3_error_from(deleted.error()));
             continue;
@@ -366,7 +379,9 @@ void S3Service::copy_object(Exchange& x) {
         return x.reply_error(*error);
     }
     auto info = store_.put_object(x.req.bucket, x.req.key, tap, std::move(metadata), conditions,
-                                  before_commit);
+                                  before_commit,
+                                  change_cause(x.req, x.auth.principal, "ObjectCreated:Copy",
+                                               x.common_headers));
     if (!info) {
         if (info.error().code == ErrorCode::NotFound) {
             return x.reply_error(s3_error("NoSuchBucket").with("BucketName", x.req.bucket));

@@ -4,6 +4,7 @@
 #include "aws/post_policy.h"
 #include "base/ascii.h"
 #include "aws/uri_encoding.h"
+#include "s3api/change_cause.h"
 #include "s3api/exchange.h"
 #include "s3api/form_data.h"
 #include "s3api/metadata.h"
@@ -170,7 +171,9 @@ void S3Service::post_object(Exchange& x) {
         }
         return {};
     };
-    auto info = store_.put_object(x.req.bucket, final_key, file, std::move(metadata), {}, before_commit);
+    auto info = store_.put_object(x.req.bucket, final_key, file, std::move(metadata), {}, before_commit,
+                                  change_cause(x.req, std::get<Principal>(principal),
+                                               "ObjectCreated:Post", x.common_headers));
     if (!info) {
         if (file.too_large()) return x.reply_error(s3_error("EntityTooLarge"));
         if (commit_failure) return x.reply_error(*commit_failure);

@@ -3,6 +3,7 @@
 // documents). serve mounts handle() on the HTTP server for every path outside /_/.
 #pragma once
 
+#include "events/notification_config.h"
 #include "http/server.h"
 #include "s3api/authenticator.h"
 #include "s3api/cors.h"
@@ -26,6 +27,11 @@ struct S3Options {
     std::uint64_t max_object_bytes = 5ull << 30;
     std::uint64_t min_part_bytes = 5ull << 20;  // every part but the last, checked at Complete
     AuthOptions auth;
+    // PutBucketNotificationConfiguration: whether a destination exists and accepts this bucket's
+    // events ("Unable to validate the following destination configurations" otherwise). Empty:
+    // every destination is accepted. Skipped when the request sends
+    // x-amz-skip-destination-validation: true.
+    events::DestinationCheck check_destination;
 };
 
 class S3Service {

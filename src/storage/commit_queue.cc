@@ -1,24 +1,46 @@
 #include "storage/commit_queue.h"
 
+#include "aws/s3_event.h"
 #include "storage/logger.h"
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace pf::storage {
 namespace {
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-// The transactional outbox goes here (next issue): one row per matching notification rule for
-// each change, written inside the op's savepoint so that it commits exactly when the object change
-// commits, and rolls back with it. Nothing to write yet.
-Result<void> write_outbox(Database& /*db*/, const std::vector<ObjectChange>& /*changes*/) {
-    return {};
+// The bucket's notification document and region, read inside the write's transaction so the
+// rows match the configuration the change committed under.
+struct BucketNotification {
+    std::optional<std::string> document;
+    std::string region;
+};
+
+Result<BucketNotification> load_notification(Database& db, const std::string& bucket) {
+    BucketNotification out;
+    auto q = db.query("SELECT b.region, c.document FROM buckets b LEFT JOIN bucket_configs c "
+                      "ON c.bucket = b.name AND c.name = 'notification' WHERE b.name = ?1");
+    if (!q) {
+        return q.error();
+    }
+    auto row = q->bind_text(1, bucket).step();
+    if (!row) {
+        return row.error();
+    }
+    if (*row) {
+        out.region = q->text(0);
+        if (!q->is_null(1)) {
+            out.document = q->blob(1);
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -36,7 +58,64 @@ Result<void> WriteTxn::release_blob(const std::string& blob) {
 }
 
 void WriteTxn::object_changed(ObjectChange change) {
+    change.event_time_ms = now_ms_;
+    // Taken on the commit thread, in commit order: later changes of a key get larger values.
+    change.sequencer = aws::next_sequencer();
     op_.changes.push_back(std::move(change));
+}
+
+// The transactional outbox: one row per matching notification rule for each change that has an
+// event name, written inside the op's savepoint so that it commits exactly when the object change
+// commits and rolls back with it.
+Result<void> CommitQueue::write_outbox(WriteOp& op, const OutboxRouter& router, std::int64_t now) {
+    op.outbox_rows = 0;
+    if (!router) {
+        return {};
+    }
+    for (ObjectChange& change : op.changes) {
+        if (change.cause.event_name.empty()) {
+            continue;  // an internal write
+        }
+        auto notification = load_notification(*db_, change.bucket);
+        if (!notification) {
+            return notification.error();
+        }
+        if (!notification->document) {
+            continue;
+        }
+        change.region = notification->region;
+        auto rows = router(change, *notification->document);
+        if (!rows) {
+            return rows.error();
+        }
+        for (const OutboxRow& row : *rows) {
+            auto q = db_->query("INSERT INTO outbox(target, payload, trace_id, created_ms) "
+                                "VALUES (?1, ?2, ?3, ?4)");
+            if (!q) {
+                return q.error();
+            }
+            if (auto r = q->bind_text(1, row.target)
+                             .bind_blob(2, row.payload)
+                             .bind_text(3, row.trace_id)
+                             .bind(4, now)
+                             .run();
+                !r) {
+                return r;
+            }
+            ++op.outbox_rows;
+        }
+    }
+    return {};
+}
+
+void CommitQueue::set_outbox_router(OutboxRouter router) {
+    std::lock_guard lock(mutex_);
+    router_ = std::move(router);
+}
+
+void CommitQueue::set_outbox_listener(OutboxListener listener) {
+    std::lock_guard lock(mutex_);
+    listener_ = std::move(listener);
 }
 
 CommitQueue::CommitQueue(std::unique_ptr<Database> db, BlobFiles& files,
@@ -149,6 +228,7 @@ void CommitQueue::fail_all(const std::vector<WriteOp*>& batch, const Error& erro
             op->result = error;
             op->released.clear();
             op->changes.clear();
+            op->outbox_rows = 0;
         }
         if (remove_new_blobs) {
             for (const auto& blob : op->new_blobs) {
@@ -172,6 +252,14 @@ void CommitQueue::apply_batch(const std::vector<WriteOp*>& batch) {
         fail_all(batch, reported, true);
     };
 
+    OutboxRouter router;
+    OutboxListener listener;
+    {
+        std::lock_guard lock(mutex_);
+        router = router_;
+        listener = listener_;
+    }
+
     db_->clear_error();
     if (auto r = db_->exec("BEGIN IMMEDIATE"); !r) {
         abort_batch(r.error());
@@ -184,11 +272,12 @@ void CommitQueue::apply_batch(const std::vector<WriteOp*>& batch) {
         return;
     }
 
-    const std::int64_t now = now_seconds();
+    const std::int64_t now = now_ms();
     std::vector<WriteOp*> failed;  // individually, rolled back to their savepoint
     for (WriteOp* op : batch) {
         op->released.clear();
         op->changes.clear();
+        op->outbox_rows = 0;
         if (auto r = db_->exec("SAVEPOINT op"); !r) {
             abort_batch(r.error());
             return;
@@ -197,7 +286,7 @@ void CommitQueue::apply_batch(const std::vector<WriteOp*>& batch) {
         WriteTxn txn(*db_, now, *op);
         Result<void> applied = op->apply(txn);
         if (applied) {
-            applied = write_outbox(*db_, op->changes);
+            applied = write_outbox(*op, router, now);
         }
         if (applied) {
             if (auto r = db_->exec("RELEASE op"); !r) {
@@ -225,6 +314,7 @@ void CommitQueue::apply_batch(const std::vector<WriteOp*>& batch) {
         op->result = applied.error();
         op->released.clear();
         op->changes.clear();
+        op->outbox_rows = 0;
         failed.push_back(op);
     }
 
@@ -263,6 +353,13 @@ void CommitQueue::apply_batch(const std::vector<WriteOp*>& batch) {
     }
     if (!released.empty()) {
         reclaimer_->committed(std::move(released));
+    }
+    bool outbox_grew = false;
+    for (WriteOp* op : batch) {
+        outbox_grew = outbox_grew || (op->result && op->outbox_rows > 0);
+    }
+    if (outbox_grew && listener) {
+        listener();
     }
 }
 

@@ -10,6 +10,7 @@
 #include "storage/blob_files.h"
 #include "storage/blob_reclaimer.h"
 #include "storage/disk_store.h"
+#include "storage/outbox.h"
 #include "storage/sqlite.h"
 
 #include <condition_variable>
@@ -24,36 +25,27 @@
 
 namespace pf::storage {
 
-// What an object-mutating write did. Extension point for the transactional outbox (next issue):
-// WriteTxn::object_changed is called inside the write's savepoint, and CommitQueue turns each
-// change into outbox rows there, so an event exists exactly when its object change committed.
-struct ObjectChange {
-    enum class Kind { Created, Removed };
-    Kind kind = Kind::Created;
-    std::string bucket;
-    std::string key;
-    std::uint64_t size = 0;
-    std::string etag;
-};
-
 struct WriteOp;
 
 // The view of the open transaction a write's apply() gets.
 class WriteTxn {
 public:
-    WriteTxn(Database& db, std::int64_t now_seconds, WriteOp& op)
-        : db_(db), now_seconds_(now_seconds), op_(op) {}
+    WriteTxn(Database& db, std::int64_t now_ms, WriteOp& op) : db_(db), now_ms_(now_ms), op_(op) {}
     Database& db() { return db_; }
     // The commit time every member of the batch shares (whole seconds, as S3 reports it).
-    std::int64_t now_seconds() const { return now_seconds_; }
+    std::int64_t now_seconds() const { return now_ms_ / 1000; }
+    // The same instant in milliseconds (event times).
+    std::int64_t now_ms() const { return now_ms_; }
     // Records that `blob` is no longer referenced once this transaction commits: a trash row now,
     // the unlink after the commit (when no reader needs it any more).
     Result<void> release_blob(const std::string& blob);
+    // Records an object change of this write (the outbox turns it into event rows). Sets the
+    // change's event time and sequencer.
     void object_changed(ObjectChange change);
 
 private:
     Database& db_;
-    std::int64_t now_seconds_;
+    std::int64_t now_ms_;
     WriteOp& op_;
 };
 
@@ -66,6 +58,7 @@ struct WriteOp {
     // Filled in by the commit thread.
     std::vector<std::string> released;
     std::vector<ObjectChange> changes;
+    std::size_t outbox_rows = 0;  // rows this op added to the outbox
     Result<void> result;
     bool done = false;
 };
@@ -85,6 +78,10 @@ public:
 
     DiskStoreStats stats() const;
 
+    // Take effect from the next batch. Thread-safe.
+    void set_outbox_router(OutboxRouter router);
+    void set_outbox_listener(OutboxListener listener);
+
 private:
     void run();
     void apply_batch(const std::vector<WriteOp*>& batch);
@@ -93,6 +90,8 @@ private:
     // The error a failed index operation becomes: I/O errors latch the store.
     Error index_failure(const Error& error);
     Result<void> delete_unlinked_trash_rows();
+    // Outbox rows for the op's changes, inside its savepoint (commit thread only).
+    Result<void> write_outbox(WriteOp& op, const OutboxRouter& router, std::int64_t now_ms);
 
     std::unique_ptr<Database> db_;
     BlobFiles& files_;
@@ -106,6 +105,9 @@ private:
     std::deque<WriteOp*> queue_;
     bool stopping_ = false;
     DiskStoreStats stats_;
+    // The outbox hooks, copied by the commit thread at the start of each batch.
+    OutboxRouter router_;
+    OutboxListener listener_;
     // Trash rows whose blobs are unlinked, deleted with the next transaction (commit thread only).
     std::vector<std::string> unlinked_rows_;
     std::thread thread_;

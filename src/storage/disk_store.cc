@@ -30,7 +30,8 @@ namespace pf::storage {
 // memcmp order, which is S3's listing order. Blob ids are TEXT.
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: buckets, configs, objects, segments, uploads, parts, trash. 2: + outbox.
+constexpr int kSchemaVersion = 2;
 constexpr std::size_t kMaxKeyBytes = 1024;
 constexpr int kMaxPartNumber = 10000;
 constexpr std::size_t kMaxListedRemovals = 1000;
@@ -89,6 +90,13 @@ CREATE INDEX IF NOT EXISTS parts_by_blob ON parts(blob);
 CREATE TABLE IF NOT EXISTS trash(
     blob TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    trace_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
 )sql";
 
 // The entries of a directory, without exceptions.
@@ -826,6 +834,12 @@ Result<void> DiskStore::start() {
         }
     }
     if (version < kSchemaVersion) {
+        // Every statement of the schema is IF NOT EXISTS, so running it on an older index is the
+        // migration: version 1 gains the outbox table, existing tables are left as they are.
+        if (version > 0) {
+            log().info("event=schema_migration index={} from={} to={}",
+                       layout.index_path().string(), version, kSchemaVersion);
+        }
         std::string create = std::string("BEGIN IMMEDIATE;") + kSchema +
                              "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
         if (auto r = db.exec(create.c_str()); !r) {
@@ -1244,7 +1258,8 @@ Result<bool> DiskStore::delete_bucket_config(const std::string& bucket, const st
 Result<ObjectInfo> DiskStore::put_object(const std::string& bucket, const std::string& key,
                                          ByteSource& body, ObjectMetadata metadata,
                                          const PutConditions& conditions,
-                                         const BeforeCommit& before_commit) {
+                                         const BeforeCommit& before_commit,
+                                         const ChangeCause& cause) {
     if (auto r = check_key(key); !r) {
         return r.error();
     }
@@ -1300,7 +1315,8 @@ Result<ObjectInfo> DiskStore::put_object(const std::string& bucket, const std::s
             return r;
         }
         info.last_modified = from_seconds(txn.now_seconds());
-        txn.object_changed({ObjectChange::Kind::Created, bucket, key, info.size, info.etag});
+        txn.object_changed(
+            {ObjectChange::Kind::Created, bucket, key, info.size, info.etag, cause, 0, {}, {}});
         return {};
     };
     if (auto r = commit(op); !r) {
@@ -1380,7 +1396,8 @@ Result<std::unique_ptr<ObjectStore::Reader>> DiskStore::open_object(const std::s
         std::move(object->info), std::move(segments), files_->layout(), std::move(ticket), fd));
 }
 
-Result<bool> DiskStore::delete_object(const std::string& bucket, const std::string& key) {
+Result<bool> DiskStore::delete_object(const std::string& bucket, const std::string& key,
+                                      const ChangeCause& cause) {
     if (auto r = check_key(key); !r) {
         return r.error();
     }
@@ -1402,7 +1419,7 @@ Result<bool> DiskStore::delete_object(const std::string& bucket, const std::stri
         }
         deleted = true;
         txn.object_changed({ObjectChange::Kind::Removed, bucket, key, (*current)->info.size,
-                            (*current)->info.etag});
+                            (*current)->info.etag, cause, 0, {}, {}});
         return {};
     };
     if (auto r = commit(op); !r) {
@@ -1761,7 +1778,8 @@ Result<ObjectInfo> DiskStore::complete_multipart(const std::string& bucket, cons
                                                  const std::string& upload_id,
                                                  const std::vector<CompletedPart>& parts,
                                                  const PutConditions& conditions,
-                                                 const BeforeCommit& before_commit) {
+                                                 const BeforeCommit& before_commit,
+                                                 const ChangeCause& cause) {
     if (auto r = check_key(key); !r) {
         return r.error();
     }
@@ -1868,13 +1886,85 @@ Result<ObjectInfo> DiskStore::complete_multipart(const std::string& bucket, cons
             return r;
         }
         info.last_modified = from_seconds(txn.now_seconds());
-        txn.object_changed({ObjectChange::Kind::Created, bucket, key, info.size, info.etag});
+        txn.object_changed(
+            {ObjectChange::Kind::Created, bucket, key, info.size, info.etag, cause, 0, {}, {}});
         return {};
     };
     if (auto r = commit(op); !r) {
         return r.error();
     }
     return info;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transactional outbox
+
+void DiskStore::set_outbox_router(OutboxRouter router) {
+    commits_->set_outbox_router(std::move(router));
+}
+
+void DiskStore::set_outbox_listener(OutboxListener listener) {
+    commits_->set_outbox_listener(std::move(listener));
+}
+
+Result<std::vector<OutboxEntry>> DiskStore::outbox_peek(std::int64_t after_id, std::size_t max) {
+    std::vector<OutboxEntry> entries;
+    max = std::min(max, kMaxOutboxPeek);
+    if (max == 0) {
+        return entries;
+    }
+    auto db = readers_->acquire();
+    if (!db) {
+        return db.error();
+    }
+    auto q = (*db)->query("SELECT id, target, payload, trace_id, created_ms FROM outbox "
+                          "WHERE id > ?1 ORDER BY id LIMIT ?2");
+    if (!q) {
+        return q.error();
+    }
+    q->bind(1, after_id).bind(2, static_cast<std::int64_t>(max));
+    for (;;) {
+        auto row = q->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            return entries;
+        }
+        entries.push_back(
+            OutboxEntry{q->int64(0), q->text(1), q->blob(2), q->text(3), q->int64(4)});
+    }
+}
+
+Result<std::size_t> DiskStore::outbox_remove(const std::vector<std::int64_t>& ids) {
+    if (ids.size() > kMaxOutboxRemove) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "outbox_remove of " + std::to_string(ids.size()) + " ids (limit " +
+                              std::to_string(kMaxOutboxRemove) + ")");
+    }
+    std::size_t removed = 0;
+    if (ids.empty()) {
+        return removed;
+    }
+    WriteOp op;
+    op.apply = [&](WriteTxn& txn) -> Result<void> {
+        removed = 0;
+        for (std::int64_t id : ids) {
+            auto q = txn.db().query("DELETE FROM outbox WHERE id = ?1");
+            if (!q) {
+                return q.error();
+            }
+            if (auto r = q->bind(1, id).run(); !r) {
+                return r;
+            }
+            removed += static_cast<std::size_t>(txn.db().changes());
+        }
+        return {};
+    };
+    if (auto r = commit(op); !r) {
+        return r.error();
+    }
+    return removed;
 }
 
 }  // namespace pf::storage

@@ -9,6 +9,7 @@
 
 #include "base/result.h"
 #include "storage/object_store.h"
+#include "storage/outbox.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -94,11 +95,13 @@ public:
     Result<ObjectInfo> put_object(const std::string& bucket, const std::string& key,
                                   ByteSource& body, ObjectMetadata metadata,
                                   const PutConditions& conditions,
-                                  const BeforeCommit& before_commit) override;
+                                  const BeforeCommit& before_commit,
+                                  const ChangeCause& cause) override;
     Result<ObjectInfo> head_object(const std::string& bucket, const std::string& key) override;
     Result<std::unique_ptr<Reader>> open_object(const std::string& bucket,
                                                 const std::string& key) override;
-    Result<bool> delete_object(const std::string& bucket, const std::string& key) override;
+    Result<bool> delete_object(const std::string& bucket, const std::string& key,
+                               const ChangeCause& cause) override;
     Result<ListPage> list_objects(const std::string& bucket, const ListQuery& query) override;
 
     Result<UploadInfo> create_multipart(const std::string& bucket, const std::string& key,
@@ -122,9 +125,25 @@ public:
                                           const std::string& upload_id,
                                           const std::vector<CompletedPart>& parts,
                                           const PutConditions& conditions,
-                                          const BeforeCommit& before_commit) override;
+                                          const BeforeCommit& before_commit,
+                                          const ChangeCause& cause) override;
 
     Result<void> writable() const override;
+
+    // --- The transactional outbox (see outbox.h and README.md). ---
+    // The router turning a change into rows; without one no rows are written. Takes effect from
+    // the next commit; set it before serving requests.
+    void set_outbox_router(OutboxRouter router);
+    // Called after every commit that added rows (on the commit thread: only wake someone).
+    void set_outbox_listener(OutboxListener listener);
+    // Up to `max` rows (at most kMaxOutboxPeek) with ids greater than `after_id`, oldest first.
+    // Reads never wait for writes.
+    static constexpr std::size_t kMaxOutboxPeek = 1000;
+    Result<std::vector<OutboxEntry>> outbox_peek(std::int64_t after_id, std::size_t max);
+    // Deletes delivered rows (a write, through the commit queue; at most kMaxOutboxRemove ids per
+    // call). Unknown ids are ignored. Returns how many rows were deleted.
+    static constexpr std::size_t kMaxOutboxRemove = 10000;
+    Result<std::size_t> outbox_remove(const std::vector<std::int64_t>& ids);
 
     const RecoveryReport& recovery_report() const { return recovery_; }
     DiskStoreStats stats() const;

@@ -5,6 +5,8 @@
 //
 // Durability contract: when put_object / complete_multipart returns success, the object's bytes
 // and its index entry are on stable storage. A failed or interrupted write leaves nothing visible.
+// The object writes take a ChangeCause: an implementation with an event outbox (DiskStore) records
+// the change's S3 events in the same transaction as the change.
 #pragma once
 
 #include "base/byte_stream.h"
@@ -67,6 +69,18 @@ struct BodyDigest {
 // verifies what it computed while streaming (checksums, declared lengths) and may fill in the
 // metadata (checksum values); an error aborts the write and nothing becomes visible.
 using BeforeCommit = std::function<Result<void>(const BodyDigest&, ObjectMetadata&)>;
+
+// Why an object changed, carried into the S3 event the change produces (aws-protocols.md §3.3):
+// the S3 layer fills it from the request. An empty event_name means the write is internal (no
+// event is recorded for it); pass {}.
+struct ChangeCause {
+    std::string event_name;    // "ObjectCreated:Put", "ObjectRemoved:Delete" (no "s3:" prefix)
+    std::string request_id;    // the x-amz-request-id the response carries
+    std::string host_id;       // the x-amz-id-2 the response carries
+    std::string source_ip;     // the client's address, without the port
+    std::string principal_id;  // "AWS:<access key id>" or "Anonymous"
+    std::string trace_id;      // X-Amzn-Trace-Id, passed on to whatever the event triggers
+};
 
 struct PutConditions {
     bool if_none_match_any = false;  // If-None-Match: * -> PreconditionFailed if it exists
@@ -144,7 +158,8 @@ public:
     virtual Result<ObjectInfo> put_object(const std::string& bucket, const std::string& key,
                                           ByteSource& body, ObjectMetadata metadata,
                                           const PutConditions& conditions,
-                                          const BeforeCommit& before_commit) = 0;
+                                          const BeforeCommit& before_commit,
+                                          const ChangeCause& cause) = 0;
     virtual Result<ObjectInfo> head_object(const std::string& bucket, const std::string& key) = 0;
 
     // A consistent view of one object version: later puts or deletes of the key do not affect
@@ -157,8 +172,10 @@ public:
     };
     virtual Result<std::unique_ptr<Reader>> open_object(const std::string& bucket,
                                                         const std::string& key) = 0;
-    // true when something was deleted.
-    virtual Result<bool> delete_object(const std::string& bucket, const std::string& key) = 0;
+    // true when something was deleted. Only a delete that removed an object records a change
+    // (and with it an event).
+    virtual Result<bool> delete_object(const std::string& bucket, const std::string& key,
+                                       const ChangeCause& cause) = 0;
     virtual Result<ListPage> list_objects(const std::string& bucket, const ListQuery& query) = 0;
 
     // Multipart uploads
@@ -191,7 +208,8 @@ public:
                                                   const std::string& upload_id,
                                                   const std::vector<CompletedPart>& parts,
                                                   const PutConditions& conditions,
-                                                  const BeforeCommit& before_commit) = 0;
+                                                  const BeforeCommit& before_commit,
+                                                  const ChangeCause& cause) = 0;
 
     // Whether writes are accepted (Unavailable with the reason when the store latched read-only).
     virtual Result<void> writable() const = 0;

@@ -56,14 +56,14 @@ protected:
     static ObjectInfo put(ObjectStore& store, const std::string& bucket, const std::string& key,
                           const std::string& body) {
         StringSource source(body);
-        auto info = store.put_object(bucket, key, source, {}, {}, {});
+        auto info = store.put_object(bucket, key, source, {}, {}, {}, {});
         EXPECT_TRUE(info.has_value()) << (info ? "" : info.error().message);
         return info ? *info : ObjectInfo{};
     }
     static Result<ObjectInfo> try_put(ObjectStore& store, const std::string& key,
                                       const std::string& body, PutConditions conditions = {}) {
         StringSource source(body);
-        return store.put_object("b", key, source, {}, conditions, {});
+        return store.put_object("b", key, source, {}, conditions, {}, {});
     }
     static std::string get(ObjectStore& store, const std::string& bucket, const std::string& key) {
         auto reader = store.open_object(bucket, key);
@@ -173,7 +173,7 @@ TEST_F(DiskStoreTest, ReopenKeepsEverythingAndACleanCloseLeavesNothingToRecover)
         put(*store, "b", "gone", "x");
         put(*store, "b", "overwritten", "v1");
         put(*store, "b", "overwritten", "v2");
-        ASSERT_TRUE(store->delete_object("b", "gone").has_value());
+        ASSERT_TRUE(store->delete_object("b", "gone", {}).has_value());
         auto done_upload = store->create_multipart("b", "multi", {});
         ASSERT_TRUE(done_upload.has_value());
         StringSource p1("part one "), p2("part two");
@@ -182,7 +182,7 @@ TEST_F(DiskStoreTest, ReopenKeepsEverythingAndACleanCloseLeavesNothingToRecover)
         ASSERT_TRUE(e1 && e2);
         ASSERT_TRUE(store
                         ->complete_multipart("b", "multi", done_upload->upload_id,
-                                             {{1, e1->etag}, {2, e2->etag}}, {}, {})
+                                             {{1, e1->etag}, {2, e2->etag}}, {}, {}, {})
                         .has_value());
         ObjectMetadata metadata;
         metadata.content_type = "image/png";
@@ -242,7 +242,7 @@ TEST_F(DiskStoreTest, OverwritesDeletesAndAbortsRemoveTheOldBlobs) {
     auto second = blob_files();
     ASSERT_EQ(second.size(), 1u);
     EXPECT_NE(first, second);
-    ASSERT_TRUE(store->delete_object("b", "k").has_value());
+    ASSERT_TRUE(store->delete_object("b", "k", {}).has_value());
     EXPECT_TRUE(blob_files().empty());
 
     auto upload = store->create_multipart("b", "m", {});
@@ -278,7 +278,7 @@ TEST_F(DiskStoreTest, CompleteTurnsPartsIntoSegmentsWithoutCopying) {
         ASSERT_EQ(::stat((root() / "blobs" / file).c_str(), &st), 0);
         inodes[file] = st.st_ino;
     }
-    ASSERT_TRUE(store->complete_multipart("b", "m", upload->upload_id, listed, {}, {}).has_value());
+    ASSERT_TRUE(store->complete_multipart("b", "m", upload->upload_id, listed, {}, {}, {}).has_value());
     auto after = blob_files();
     EXPECT_EQ(after.size(), 2u) << "the unlisted part's blob is removed, nothing is added";
     for (const auto& file : after) {
@@ -331,7 +331,7 @@ TEST_F(DiskStoreTest, RecoveryRemovesTempFilesOrphanBlobsTrashAndOrphanRows) {
         ASSERT_TRUE(e1 && e2);
         ASSERT_TRUE(store
                         ->complete_multipart("b", "m", upload->upload_id,
-                                             {{1, e1->etag}, {2, e2->etag}}, {}, {})
+                                             {{1, e1->etag}, {2, e2->etag}}, {}, {}, {})
                         .has_value());
     }
     auto committed = blob_files();
@@ -403,12 +403,12 @@ TEST_F(DiskStoreTest, ACrashAfterTheRenameBeforeTheCommitLeavesNothingBehind) {
             ::_exit(1);
         }
         StringSource first("committed");
-        if (!(*store)->put_object("b", "a", first, {}, {}, {})) {
+        if (!(*store)->put_object("b", "a", first, {}, {}, {}, {})) {
             ::_exit(2);
         }
         armed = true;
         StringSource second("never acknowledged");
-        (void)(*store)->put_object("b", "b", second, {}, {}, {});
+        (void)(*store)->put_object("b", "b", second, {}, {}, {}, {});
         ::_exit(3);
     });
     ASSERT_EQ(code, 42);
@@ -441,7 +441,7 @@ TEST_F(DiskStoreTest, ALargeBodyInUnevenReadsKeepsItsMd5AndReadsBackInRanges) {
     ASSERT_TRUE(store->create_bucket("b", "us-east-1").has_value());
     std::string body = pattern_bytes(19 * kMiB + 12'345);
     UnevenSource source(body);
-    auto info = store->put_object("b", "large", source, {}, {}, {});
+    auto info = store->put_object("b", "large", source, {}, {}, {}, {});
     ASSERT_TRUE(info.has_value()) << info.error().message;
     EXPECT_EQ(info->etag, crypto::hex_encode(crypto::md5(body)));
     EXPECT_EQ(get(*store, "b", "large"), body);
@@ -476,7 +476,7 @@ TEST_F(DiskStoreTest, ACrashWhileStreamingABodyLeavesNothingBehind) {
             ::_exit(1);
         }
         CrashingSource body;
-        (void)(*store)->put_object("b", "k", body, {}, {}, {});
+        (void)(*store)->put_object("b", "k", body, {}, {}, {}, {});
         ::_exit(3);
     });
     ASSERT_EQ(code, 43);
@@ -495,11 +495,11 @@ TEST_F(DiskStoreTest, ACrashBeforeADeferredUnlinkLeaksNothing) {
             ::_exit(1);
         }
         StringSource v1("version 1"), v2("version 2");
-        if (!(*store)->put_object("b", "k", v1, {}, {}, {})) {
+        if (!(*store)->put_object("b", "k", v1, {}, {}, {}, {})) {
             ::_exit(2);
         }
         auto reader = (*store)->open_object("b", "k");  // holds version 1's blob
-        if (!reader || !(*store)->put_object("b", "k", v2, {}, {}, {})) {
+        if (!reader || !(*store)->put_object("b", "k", v2, {}, {}, {}, {})) {
             ::_exit(3);
         }
         ::_exit(44);
@@ -542,7 +542,7 @@ TEST_F(DiskStoreTest, AFailedFsyncLatchesTheStoreReadOnly) {
         EXPECT_EQ(writable.error().message, reason);
         EXPECT_EQ(try_put(*store, "again", "x").error().message, reason);
         EXPECT_EQ(store->create_bucket("c", "us-east-1").error().code, ErrorCode::Unavailable);
-        EXPECT_EQ(store->delete_object("b", "before").error().code, ErrorCode::Unavailable);
+        EXPECT_EQ(store->delete_object("b", "before", {}).error().code, ErrorCode::Unavailable);
         EXPECT_EQ(store->create_multipart("b", "m", {}).error().code, ErrorCode::Unavailable);
         EXPECT_EQ(store->put_bucket_config("b", "cors", "x").error().code, ErrorCode::Unavailable);
         // Reads keep working.
@@ -657,7 +657,7 @@ TEST_F(FullDiskTest, AFullDiskIsUnavailableAndLeavesNothingHalfWritten) {
     EXPECT_TRUE(files_under(o.root / "tmp").empty());
 
     // Space comes back: writes work again without reopening.
-    ASSERT_TRUE(store->delete_object("b", "small").has_value());
+    ASSERT_TRUE(store->delete_object("b", "small", {}).has_value());
     std::string medium = pattern_bytes(kMiB);
     put(*store, "b", "medium", medium);
     EXPECT_EQ(get(*store, "b", "medium"), medium);

@@ -60,7 +60,7 @@ void ObjectStoreContract::TearDown() {
 ObjectInfo ObjectStoreContract::put(const std::string& bucket, const std::string& key,
                                     const std::string& body, ObjectMetadata metadata) {
     StringSource source(body);
-    auto info = store().put_object(bucket, key, source, std::move(metadata), {}, {});
+    auto info = store().put_object(bucket, key, source, std::move(metadata), {}, {}, {});
     EXPECT_TRUE(info.has_value()) << (info ? "" : info.error().message);
     return info ? *info : ObjectInfo{};
 }
@@ -70,7 +70,7 @@ Result<ObjectInfo> ObjectStoreContract::try_put(const std::string& bucket, const
                                                 const PutConditions& conditions,
                                                 const BeforeCommit& before_commit) {
     StringSource source(body);
-    return store().put_object(bucket, key, source, {}, conditions, before_commit);
+    return store().put_object(bucket, key, source, {}, conditions, before_commit, {});
 }
 
 std::string ObjectStoreContract::get(const std::string& bucket, const std::string& key) {
@@ -343,7 +343,7 @@ TEST_P(ObjectStoreContract, ABodyErrorLeavesNothingVisible) {
     make_bucket("b");
     put("b", "k", "original");
     FailingSource body(3 * kMiB);
-    auto r = store().put_object("b", "k", body, {}, {}, {});
+    auto r = store().put_object("b", "k", body, {}, {}, {}, {});
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().message, "body checksum mismatch");
     EXPECT_EQ(get("b", "k"), "original");
@@ -394,10 +394,10 @@ TEST_P(ObjectStoreContract, IfMatchComparesTheCurrentEtag) {
 TEST_P(ObjectStoreContract, DeleteSaysWhetherSomethingWasDeleted) {
     make_bucket("b");
     put("b", "k", "x");
-    auto first = store().delete_object("b", "k");
+    auto first = store().delete_object("b", "k", {});
     ASSERT_TRUE(first.has_value());
     EXPECT_TRUE(*first);
-    auto second = store().delete_object("b", "k");
+    auto second = store().delete_object("b", "k", {});
     ASSERT_TRUE(second.has_value());
     EXPECT_FALSE(*second);
     EXPECT_EQ(store().head_object("b", "k").error().code, ErrorCode::NotFound);
@@ -406,12 +406,12 @@ TEST_P(ObjectStoreContract, DeleteSaysWhetherSomethingWasDeleted) {
 
 TEST_P(ObjectStoreContract, MissingBucketsAndKeysAreNotFound) {
     StringSource body("x");
-    auto put_missing = store().put_object("nope", "k", body, {}, {}, {});
+    auto put_missing = store().put_object("nope", "k", body, {}, {}, {}, {});
     ASSERT_FALSE(put_missing.has_value());
     EXPECT_EQ(put_missing.error().code, ErrorCode::NotFound);
     EXPECT_EQ(store().head_object("nope", "k").error().code, ErrorCode::NotFound);
     EXPECT_EQ(store().list_objects("nope", {}).error().code, ErrorCode::NotFound);
-    EXPECT_EQ(store().delete_object("nope", "k").error().code, ErrorCode::NotFound);
+    EXPECT_EQ(store().delete_object("nope", "k", {}).error().code, ErrorCode::NotFound);
     EXPECT_EQ(store().head_bucket("nope").error().code, ErrorCode::NotFound);
     EXPECT_EQ(store().create_multipart("nope", "k", {}).error().code, ErrorCode::NotFound);
     make_bucket("b");
@@ -653,7 +653,7 @@ TEST_P(ObjectStoreContract, BucketLifecycle) {
     auto not_empty = store().delete_bucket("photos");
     ASSERT_FALSE(not_empty.has_value());
     EXPECT_EQ(not_empty.error().code, ErrorCode::PreconditionFailed);
-    ASSERT_TRUE(store().delete_object("photos", "k").has_value());
+    ASSERT_TRUE(store().delete_object("photos", "k", {}).has_value());
 
     auto upload = store().create_multipart("photos", "big", {});
     ASSERT_TRUE(upload.has_value());
@@ -717,7 +717,7 @@ TEST_P(ObjectStoreContract, MultipartEtagsFollowTheS3Formula) {
             [&](const BodyDigest& digest, ObjectMetadata&) -> Result<void> {
                 seen = digest;
                 return {};
-            });
+            }, {});
         ASSERT_TRUE(done.has_value()) << done.error().message;
         EXPECT_EQ(done->etag, kTwoPartEtag);
         EXPECT_EQ(seen.md5_hex, kTwoPartEtag);
@@ -733,7 +733,7 @@ TEST_P(ObjectStoreContract, MultipartEtagsFollowTheS3Formula) {
         EXPECT_EQ(p1.etag, "727943cf3cd0ed31e7fbe1bab434d5eb");
         EXPECT_EQ(p2.etag, "63478b5131b7ea62c75f0db07c735b11");
         auto done = store().complete_multipart("b", "nine", upload->upload_id,
-                                               {{1, p1.etag}, {2, p2.etag}}, {}, {});
+                                               {{1, p1.etag}, {2, p2.etag}}, {}, {}, {});
         ASSERT_TRUE(done.has_value()) << done.error().message;
         EXPECT_EQ(done->etag, kNineMillionEtag);
         EXPECT_EQ(done->size, 9000000u);
@@ -758,7 +758,7 @@ TEST_P(ObjectStoreContract, MultipartObjectsReadAcrossPartsAndKeepPartSizes) {
     auto p1 = put_part("b", "m", upload->upload_id, 1, a);
     auto p2 = put_part("b", "m", upload->upload_id, 2, b);
     auto done = store().complete_multipart("b", "m", upload->upload_id,
-                                           {{1, p1.etag}, {2, p2.etag}, {3, p3.etag}}, {}, {});
+                                           {{1, p1.etag}, {2, p2.etag}, {3, p3.etag}}, {}, {}, {});
     ASSERT_TRUE(done.has_value()) << done.error().message;
     EXPECT_EQ(done->part_sizes, (std::vector<std::uint64_t>{70000, 50000, 1}));
     EXPECT_EQ(done->metadata.user, metadata.user);
@@ -798,7 +798,7 @@ TEST_P(ObjectStoreContract, ReuploadingAPartReplacesIt) {
     ASSERT_EQ(parts->size(), 1u);
     EXPECT_EQ((*parts)[0].etag, kHelloWorldMd5);
     EXPECT_EQ((*parts)[0].size, 11u);
-    auto done = store().complete_multipart("b", "m", upload->upload_id, {{1, second.etag}}, {}, {});
+    auto done = store().complete_multipart("b", "m", upload->upload_id, {{1, second.etag}}, {}, {}, {});
     ASSERT_TRUE(done.has_value());
     EXPECT_EQ(get("b", "m"), "hello world");
 }
@@ -837,7 +837,7 @@ TEST_P(ObjectStoreContract, AbortRemovesTheUploadAndItsParts) {
     EXPECT_EQ(store().upload_part("b", "m", upload->upload_id, 2, body, {}).error().code,
               ErrorCode::NotFound);
     EXPECT_EQ(
-        store().complete_multipart("b", "m", upload->upload_id, {{1, "x"}}, {}, {}).error().code,
+        store().complete_multipart("b", "m", upload->upload_id, {{1, "x"}}, {}, {}, {}).error().code,
         ErrorCode::NotFound);
     EXPECT_EQ(store().head_object("b", "m").error().code, ErrorCode::NotFound);
 }
@@ -929,12 +929,12 @@ TEST_P(ObjectStoreContract, CompleteWithAStaleEtagIsPreconditionFailed) {
     // Part 2 is uploaded again after the client listed it.
     put_part("b", "m", upload->upload_id, 2, "two, again");
     auto stale = store().complete_multipart("b", "m", upload->upload_id,
-                                            {{1, p1.etag}, {2, p2.etag}}, {}, {});
+                                            {{1, p1.etag}, {2, p2.etag}}, {}, {}, {});
     ASSERT_FALSE(stale.has_value());
     EXPECT_EQ(stale.error().code, ErrorCode::PreconditionFailed);
     EXPECT_EQ(store().head_object("b", "m").error().code, ErrorCode::NotFound);
     auto missing = store().complete_multipart("b", "m", upload->upload_id,
-                                              {{1, p1.etag}, {7, p1.etag}}, {}, {});
+                                              {{1, p1.etag}, {7, p1.etag}}, {}, {}, {});
     ASSERT_FALSE(missing.has_value());
     EXPECT_EQ(missing.error().code, ErrorCode::PreconditionFailed);
     // Still completable with the current ETags.
@@ -942,7 +942,7 @@ TEST_P(ObjectStoreContract, CompleteWithAStaleEtagIsPreconditionFailed) {
     ASSERT_TRUE(parts.has_value());
     ASSERT_EQ(parts->size(), 2u);
     auto done = store().complete_multipart("b", "m", upload->upload_id,
-                                           {{1, (*parts)[0].etag}, {2, (*parts)[1].etag}}, {}, {});
+                                           {{1, (*parts)[0].etag}, {2, (*parts)[1].etag}}, {}, {}, {});
     ASSERT_TRUE(done.has_value()) << done.error().message;
     EXPECT_EQ(get("b", "m"), "onetwo, again");
 }
@@ -953,33 +953,33 @@ TEST_P(ObjectStoreContract, CompleteRefusesMalformedPartLists) {
     ASSERT_TRUE(upload.has_value());
     auto p1 = put_part("b", "m", upload->upload_id, 1, "one");
     auto p2 = put_part("b", "m", upload->upload_id, 2, "two");
-    EXPECT_EQ(store().complete_multipart("b", "m", upload->upload_id, {}, {}, {}).error().code,
+    EXPECT_EQ(store().complete_multipart("b", "m", upload->upload_id, {}, {}, {}, {}).error().code,
               ErrorCode::InvalidArgument);
     EXPECT_EQ(
         store()
-            .complete_multipart("b", "m", upload->upload_id, {{2, p2.etag}, {1, p1.etag}}, {}, {})
+            .complete_multipart("b", "m", upload->upload_id, {{2, p2.etag}, {1, p1.etag}}, {}, {}, {})
             .error()
             .code,
         ErrorCode::InvalidArgument);
     EXPECT_EQ(
         store()
-            .complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}, {1, p1.etag}}, {}, {})
+            .complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}, {1, p1.etag}}, {}, {}, {})
             .error()
             .code,
         ErrorCode::InvalidArgument);
     EXPECT_EQ(
-        store().complete_multipart("b", "m", "no-such-upload", {{1, p1.etag}}, {}, {}).error().code,
+        store().complete_multipart("b", "m", "no-such-upload", {{1, p1.etag}}, {}, {}, {}).error().code,
         ErrorCode::NotFound);
     // A BeforeCommit refusal leaves the upload as it was.
     auto refused = store().complete_multipart(
         "b", "m", upload->upload_id, {{1, p1.etag}}, {},
         [](const BodyDigest&, ObjectMetadata&) -> Result<void> {
             return make_error(ErrorCode::InvalidArgument, "checksum mismatch");
-        });
+        }, {});
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(store().list_parts("b", "m", upload->upload_id, 0, 10)->size(), 2u);
     // Unlisted parts are dropped by Complete.
-    auto done = store().complete_multipart("b", "m", upload->upload_id, {{2, p2.etag}}, {}, {});
+    auto done = store().complete_multipart("b", "m", upload->upload_id, {{2, p2.etag}}, {}, {}, {});
     ASSERT_TRUE(done.has_value());
     EXPECT_EQ(get("b", "m"), "two");
     EXPECT_EQ(done->etag.substr(done->etag.size() - 2), "-1");
@@ -994,14 +994,14 @@ TEST_P(ObjectStoreContract, CompleteEvaluatesConditionsAndReplacesObjects) {
     PutConditions create_only;
     create_only.if_none_match_any = true;
     auto refused =
-        store().complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}}, create_only, {});
+        store().complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}}, create_only, {}, {});
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().code, ErrorCode::PreconditionFailed);
     EXPECT_EQ(get("b", "m"), "old object");
     PutConditions if_match;
     if_match.if_match = old.etag;
     auto done =
-        store().complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}}, if_match, {});
+        store().complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}}, if_match, {}, {});
     ASSERT_TRUE(done.has_value()) << done.error().message;
     EXPECT_EQ(get("b", "m"), "new");
     // A single PUT over a multipart object drops the part sizes.
@@ -1025,7 +1025,7 @@ TEST_P(ObjectStoreContract, AnOpenReaderIsUnaffectedByOverwriteAndDelete) {
 
     auto second = store().open_object("b", "k");
     ASSERT_TRUE(second.has_value());
-    ASSERT_TRUE(store().delete_object("b", "k").has_value());
+    ASSERT_TRUE(store().delete_object("b", "k", {}).has_value());
     EXPECT_EQ(store().head_object("b", "k").error().code, ErrorCode::NotFound);
     EXPECT_EQ(read_all(**second), "replacement");
     EXPECT_EQ((*second)->info().size, 11u);
@@ -1037,11 +1037,11 @@ TEST_P(ObjectStoreContract, AnOpenReaderIsUnaffectedByOverwriteAndDelete) {
     auto p2 = put_part("b", "m", upload->upload_id, 2, pattern_bytes(5000, 1));
     ASSERT_TRUE(
         store()
-            .complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}, {2, p2.etag}}, {}, {})
+            .complete_multipart("b", "m", upload->upload_id, {{1, p1.etag}, {2, p2.etag}}, {}, {}, {})
             .has_value());
     auto multipart_reader = store().open_object("b", "m");
     ASSERT_TRUE(multipart_reader.has_value());
-    ASSERT_TRUE(store().delete_object("b", "m").has_value());
+    ASSERT_TRUE(store().delete_object("b", "m", {}).has_value());
     EXPECT_EQ(read_all(**multipart_reader, 3000), pattern_bytes(5000) + pattern_bytes(5000, 1));
 }
 
@@ -1056,12 +1056,12 @@ TEST_P(ObjectStoreContract, SixteenThreadsPutConcurrently) {
             for (int i = 0; i < kPerThread; ++i) {
                 std::string key = std::string("t") + std::to_string(t) + "/" + std::to_string(i);
                 StringSource body(key + std::string(4096, 'x'));
-                if (!store().put_object("b", key, body, {}, {}, {})) {
+                if (!store().put_object("b", key, body, {}, {}, {}, {})) {
                     ++failures;
                 }
                 // Everyone also overwrites one shared key, and reads while others write.
                 StringSource shared("from " + std::to_string(t));
-                if (!store().put_object("b", "shared", shared, {}, {}, {})) {
+                if (!store().put_object("b", "shared", shared, {}, {}, {}, {})) {
                     ++failures;
                 }
                 if (!store().list_objects("b", {})) {
@@ -1094,7 +1094,7 @@ TEST_P(ObjectStoreContract, ConcurrentConditionalCreatesHaveExactlyOneWinner) {
             PutConditions create_only;
             create_only.if_none_match_any = true;
             StringSource body("writer " + std::to_string(t));
-            auto r = store().put_object("b", "lock", body, {}, create_only, {});
+            auto r = store().put_object("b", "lock", body, {}, create_only, {}, {});
             if (r) {
                 ++won;
             } else if (r.error().code == ErrorCode::PreconditionFailed) {
