@@ -1,5 +1,7 @@
 // photoflux: one binary, one subcommand per mode. This file only parses the command line, loads
 // the configuration (the one place that reads the environment) and hands over.
+#include "app/function_command.h"
+#include "app/functions_command.h"
 #include "app/notify_command.h"
 #include "app/process_command.h"
 #include "app/serve_command.h"
@@ -56,6 +58,13 @@ int main(int argc, char** argv) {
     pf::app::NotifyOptions notify_options;
     CLI::App* notify = pf::app::add_notify_command(app, notify_options);
 
+    pf::app::FunctionsOptions functions_options;
+    CLI::App* functions = pf::app::add_functions_command(app, functions_options);
+
+    CLI::App* function = app.add_subcommand(
+        "function", "Run the photo function as a Lambda custom runtime (AWS_LAMBDA_RUNTIME_API; "
+                    "started by serve's function host or by AWS Lambda as bootstrap)");
+
     CLI::App* config_cmd =
         app.add_subcommand("config", "Print every setting with its default and variable");
     CLI::App* recipe_cmd = app.add_subcommand("recipe", "Print the built-in recipe");
@@ -78,6 +87,12 @@ int main(int argc, char** argv) {
     }
     if (*serve) {
         return pf::app::run_serve(serve_options, *config, read_environment());
+    }
+    if (*function) {
+        return pf::app::run_function(read_environment());
+    }
+    if (*functions) {
+        return pf::app::run_functions(functions_options, *config, read_environment());
     }
     if (*notify) {
         return pf::app::run_notify(notify_options, *config, read_environment());

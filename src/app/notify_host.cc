@@ -275,4 +275,26 @@ bool NotifyHost::handle_link(const http::Request& request, http::Response& respo
     return true;
 }
 
+void NotifyHost::register_metrics(MetricsRegistry& metrics) {
+    auto* dispatcher = dispatcher_.get();
+    const char* help = "Notification delivery attempts, by result.";
+    metrics.counter_callback("photoflux_notify_deliveries_total", help,
+                             [dispatcher] { return double(dispatcher->stats().delivered); },
+                             {{"result", "delivered"}});
+    metrics.counter_callback("photoflux_notify_deliveries_total", help,
+                             [dispatcher] { return double(dispatcher->stats().retried); },
+                             {{"result", "retried"}});
+    metrics.counter_callback("photoflux_notify_deliveries_total", help,
+                             [dispatcher] { return double(dispatcher->stats().dead_lettered); },
+                             {{"result", "dead_lettered"}});
+    metrics.gauge_callback("photoflux_notify_in_flight", "Delivery attempts running now.",
+                           [dispatcher] { return double(dispatcher->stats().in_flight); });
+    auto* store = store_.get();
+    metrics.gauge_callback("photoflux_notify_queue_depth",
+                           "Deliveries waiting (due, or for a retry).", [store] {
+                               auto queued = store->queued_count();
+                               return queued ? double(*queued) : -1.0;
+                           });
+}
+
 }  // namespace pf::app

@@ -5,6 +5,7 @@
 // signing certificate, the server-sent-event streams of /_/sns/sse).
 #pragma once
 
+#include "base/metrics.h"
 #include "config/serve_config.h"
 #include "http/server.h"
 #include "notify/dispatcher.h"
@@ -47,6 +48,21 @@ public:
     // Ends every open event stream (their requests then finish) and refuses new ones. Called when
     // the server begins to stop, so in-flight SSE requests do not hold up the shutdown.
     void close_streams();
+
+    // Publishes from inside serve (S3 event notifications to a topic); see SnsService.
+    Result<std::string> publish_local(const std::string& topic_arn,
+                                      const std::optional<std::string>& subject,
+                                      const std::string& message) {
+        return sns_->publish_local(topic_arn, subject, message);
+    }
+    std::string topic_arn(std::string_view name) const { return sns_->topic_arn(name); }
+    // Delivery counters and queue gauges on /_/metrics.
+    void register_metrics(MetricsRegistry& metrics);
+    // Whether a topic exists (the destination check of bucket notification configurations).
+    bool has_topic(const std::string& arn) const {
+        auto topic = store_->get_topic(arn);
+        return topic && topic->has_value();
+    }
 
 private:
     NotifyHost() = default;

@@ -2,6 +2,11 @@
 
 #include "app/credentials.h"
 #include "app/notify_host.h"
+#include "app/pipeline_host.h"
+#include "app/request_metrics.h"
+#include "base/metrics.h"
+#include "crypto/random.h"
+#include "s3api/operation_name.h"
 #include "base/file_io.h"
 #include "base/logging.h"
 #include "http/server.h"
@@ -10,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -27,20 +33,40 @@ std::shared_ptr<spdlog::logger> logger() {
     return log;
 }
 
-// The secret given to `photoflux serve` itself, looked up by the S3 API's authenticator.
-class SingleKeyCredentials : public s3api::CredentialStore {
+// The keys serve accepts: its own API key pair, and the function workers' pair (made at every
+// start, never printed or stored, so a worker's key dies with the serve that made it).
+class ServeCredentials : public s3api::CredentialStore {
 public:
-    explicit SingleKeyCredentials(ApiCredentials credentials) : credentials_(std::move(credentials)) {}
+    ServeCredentials(ApiCredentials credentials, aws::SigningCredentials function)
+        : credentials_(std::move(credentials)), function_(std::move(function)) {}
     std::optional<std::string> secret_for(std::string_view access_key_id) const override {
         if (access_key_id == credentials_.access_key_id) {
             return credentials_.secret_access_key;
         }
+        if (access_key_id == function_.access_key_id) {
+            return function_.secret_access_key;
+        }
         return std::nullopt;
     }
+    const aws::SigningCredentials& function() const { return function_; }
 
 private:
     ApiCredentials credentials_;
+    aws::SigningCredentials function_;
 };
+
+aws::SigningCredentials new_function_credentials() {
+    constexpr std::string_view kUpper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    constexpr std::string_view kSecret =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    return {"PFFN" + crypto::random_string(16, kUpper), crypto::random_string(40, kSecret), ""};
+}
+
+std::string own_executable() {
+    std::error_code ec;
+    auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("photoflux") : path.string();
+}
 
 void reply_json(http::Response& response, int status, const nlohmann::json& body) {
     std::string text = body.dump() + "\n";
@@ -53,8 +79,23 @@ void reply_json(http::Response& response, int status, const nlohmann::json& body
 // Everything under the reserved /_/ prefix that is not an AWS API. Health answers 200 while the
 // store accepts writes, 503 with the reason when it stopped (failed fsync).
 void handle_internal(const http::Request& request, http::Response& response,
-                     storage::ObjectStore& store) {
+                     storage::ObjectStore& store, MetricsRegistry& metrics,
+                     const std::atomic<bool>& ready) {
     auto path = request.path();
+    if (path == "/_/metrics") {
+        std::string page = metrics.render();
+        if (response.start(200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
+                                 {"Cache-Control", "no-store"}},
+                           page.size())) {
+            (void)response.write(page);
+        }
+        return;
+    }
+    if (path == "/_/ready" && !ready.load()) {
+        reply_json(response, 503, {{"status", "starting"},
+                                   {"reason", "the function host and event pump are not running"}});
+        return;
+    }
     if (path == "/_/health" || path == "/_/ready") {
         auto writable = store.writable();
         if (!writable) {
@@ -140,7 +181,21 @@ void print_banner(const std::string& url, const config::ServeConfig& serve,
               << "\n"
               << "  try:           AWS_ACCESS_KEY_ID=" << credentials.access_key_id
               << " AWS_SECRET_ACCESS_KEY=" << (show ? credentials.secret_access_key : "...")
-              << " aws --endpoint-url " << url << " s3 cp photo.jpg s3://" << bucket << "/\n"
+              << " aws --endpoint-url " << url << " s3 cp photo.jpg s3://" << bucket << "/"
+              << serve.function_trigger_prefix << "\n";
+    if (!serve.function_name.empty()) {
+        std::cout << "  pipeline:      s3://" << bucket << "/" << serve.function_trigger_prefix
+                  << "* -> function " << serve.function_name << " -> s3://"
+                  << (serve.function_output_bucket.empty() ? bucket : serve.function_output_bucket)
+                  << "/" << serve.function_output_prefix << "<key>/";
+        if (!serve.function_topic.empty()) {
+            std::cout << " -> topic " << serve.function_topic << " (live: " << url
+                      << "/_/sns/sse?TopicArn=arn:aws:sns:" << serve.region << ":000000000000:"
+                      << serve.function_topic << ")";
+        }
+        std::cout << "\n";
+    }
+    std::cout
               << "Stop with Ctrl-C (in-flight requests finish first)." << std::endl;
 }
 
@@ -212,6 +267,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                   << store.error().message << "\n";
         return 2;
     }
+    bool default_bucket_created = false;
     if (!serve.default_bucket.empty()) {
         auto buckets = (*store)->list_buckets();
         if (buckets && buckets->empty()) {
@@ -220,6 +276,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                           << created.error().message << "\n";
                 return 2;
             }
+            default_bucket_created = true;
         }
     }
 
@@ -228,19 +285,52 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
         std::cerr << "photoflux serve: " << credentials.error().message << "\n";
         return 2;
     }
-    SingleKeyCredentials credential_store(*credentials);
-    s3api::S3Service s3(**store, credential_store, s3_options(serve));
+    ServeCredentials credential_store(*credentials, new_function_credentials());
+    auto secret_for = [&credential_store](std::string_view key) {
+        return credential_store.secret_for(key);
+    };
     storage::ObjectStore& store_ref = **store;
 
-    auto notify = NotifyHost::open(serve, data_dir, [&credential_store](std::string_view key) {
-        return credential_store.secret_for(key);
-    });
+    // The function's topic exists from the start (zero config: photo-events).
+    if (!serve.function_topic.empty() &&
+        std::none_of(serve.notify_topics.begin(), serve.notify_topics.end(),
+                     [&](const config::NotifyTopicConfig& t) { return t.name == serve.function_topic; })) {
+        serve.notify_topics.push_back({serve.function_topic, {}, {}});
+    }
+    auto notify = NotifyHost::open(serve, data_dir, secret_for);
     if (!notify) {
         std::cerr << "photoflux serve: cannot start notifications: " << notify.error().message
                   << "\n";
         return 2;
     }
     NotifyHost& notify_ref = **notify;
+
+    MetricsRegistry metrics;
+    notify_ref.register_metrics(metrics);
+    PipelineHost::Inputs pipeline_inputs;
+    pipeline_inputs.serve = &serve;
+    pipeline_inputs.data_dir = data_dir;
+    pipeline_inputs.store = store->get();
+    pipeline_inputs.notify = &notify_ref;
+    pipeline_inputs.metrics = &metrics;
+    pipeline_inputs.executable = own_executable();
+    pipeline_inputs.function_credentials = credential_store.function();
+    pipeline_inputs.secret_for = secret_for;
+    auto pipeline = PipelineHost::open(std::move(pipeline_inputs), default_bucket_created);
+    if (!pipeline) {
+        std::cerr << "photoflux serve: " << pipeline.error().message << "\n";
+        return 2;
+    }
+    PipelineHost& pipeline_ref = **pipeline;
+
+    auto s3_opts = s3_options(serve);
+    s3_opts.check_destination = [&pipeline_ref](events::DestinationKind kind, const std::string& arn) {
+        return pipeline_ref.destination_exists(kind, arn);
+    };
+    s3api::S3Service s3(**store, credential_store, s3_opts);
+    RequestMetrics request_metrics(metrics);
+    std::atomic<bool> ready{false};
+    s3api::AddressingOptions addressing = s3_opts.addressing;
 
     raise_descriptor_limit(static_cast<std::size_t>(serve.max_connections));
     http::ServerLimits limits;
@@ -253,19 +343,48 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     auto server = http::Server::listen(
         host, static_cast<std::uint16_t>(port), limits,
         [&](const http::Request& request, http::RequestBody& body, http::Response& response) {
+            if (request.path().starts_with("/_/lambda/")) {
+                request_metrics.observe("lambda", "DeadLetters", body, response,
+                                        [&](http::RequestBody& b, http::Response& r) {
+                                            pipeline_ref.handle_lambda_api(request, b, r);
+                                        });
+                return;
+            }
             if (request.path().starts_with("/_/") || request.path() == "/_") {
-                if (!notify_ref.handle_link(request, response)) {
-                    handle_internal(request, response, store_ref);
-                }
+                request_metrics.observe("internal", request.path().substr(0, 64), body, response,
+                                        [&](http::RequestBody&, http::Response& r) {
+                                            if (!notify_ref.handle_link(request, r)) {
+                                                handle_internal(request, r, store_ref, metrics, ready);
+                                            }
+                                        });
                 return;
             }
-            // One port for S3 and SNS, told apart as AWS clients expect with one endpoint URL:
-            // by the service their SigV4 credential scope names.
+            // One port for S3, SNS and Lambda, told apart as AWS clients expect with one endpoint
+            // URL: by the service their SigV4 credential scope names.
             if (NotifyHost::is_sns_request(request)) {
-                notify_ref.handle_api(request, body, response);
+                request_metrics.observe("sns", "Query", body, response,
+                                        [&](http::RequestBody& b, http::Response& r) {
+                                            notify_ref.handle_api(request, b, r);
+                                        });
                 return;
             }
-            s3.handle(request, body, response);
+            if (PipelineHost::is_lambda_request(request)) {
+                request_metrics.observe("lambda", "Invoke", body, response,
+                                        [&](http::RequestBody& b, http::Response& r) {
+                                            pipeline_ref.handle_lambda_api(request, b, r);
+                                        });
+                return;
+            }
+            std::string_view operation = "Invalid";
+            s3api::S3Request parsed;
+            if (!s3api::parse_s3_request(request, addressing, parsed)) {
+                parsed.http = &request;
+                operation = s3api::operation_name(parsed);
+            }
+            request_metrics.observe("s3", operation, body, response,
+                                    [&](http::RequestBody& b, http::Response& r) {
+                                        s3.handle(request, b, r);
+                                    });
         },
         tls);
     if (!server) {
@@ -295,6 +414,14 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     signal_thread.detach();
 
     notify_ref.start(url);  // before the ready file: links minted from now on need the URL
+    if (auto started = pipeline_ref.start(url); !started) {
+        std::cerr << "photoflux serve: cannot start the function host: "
+                  << started.error().message << "\n";
+        (*server)->stop();
+        notify_ref.stop();
+        return 2;
+    }
+    ready = true;
     print_banner(url, serve, data_dir, *credentials, options.print_credentials);
     if (!options.ready_file.empty()) {
         if (auto written = write_file_atomic(options.ready_file, url + "\n"); !written) {
@@ -305,6 +432,8 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     }
     logger()->info("listening url={} data_dir={}", url, data_dir.string());
     (*server)->run();
+    ready = false;
+    pipeline_ref.stop();
     notify_ref.stop();
     logger()->info("stopped");
     return 0;

@@ -135,6 +135,13 @@ void MetricsRegistry::gauge_callback(std::string_view name, std::string_view hel
     series.read = std::move(read);
 }
 
+void MetricsRegistry::counter_callback(std::string_view name, std::string_view help,
+                                       std::function<double()> read, const MetricLabels& labels) {
+    std::lock_guard lock(mutex_);
+    auto& series = family(name, help, Type::Counter).series[render_labels(labels)];
+    series.read = std::move(read);
+}
+
 std::string MetricsRegistry::render() const {
     std::lock_guard lock(mutex_);
     std::string out;

@@ -78,6 +78,11 @@ public:
     void gauge_callback(std::string_view name, std::string_view help, std::function<double()> read,
                         const MetricLabels& labels = {});
 
+    // A counter kept elsewhere (a component's own statistics), read when the page is rendered;
+    // it must never decrease.
+    void counter_callback(std::string_view name, std::string_view help,
+                          std::function<double()> read, const MetricLabels& labels = {});
+
     // The whole page, families sorted by name, series by labels.
     std::string render() const;
 

@@ -1253,6 +1253,32 @@ SnsService::ActionResult SnsService::publish(const SnsParams& params) {
     return ActionOutput(out.take());
 }
 
+Result<std::string> SnsService::publish_local(const std::string& topic_arn,
+                                             const std::optional<std::string>& subject,
+                                             const std::string& message) {
+    auto topic = store_.get_topic(topic_arn);
+    if (!topic) {
+        return topic.error();
+    }
+    if (!*topic) {
+        return make_error(ErrorCode::NotFound, "topic " + topic_arn + " does not exist");
+    }
+    if (message.empty() || publish_size(message, {}) > kMaxMessageBytes) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "message for " + topic_arn + " is empty or longer than 256 KiB");
+    }
+    PublishedMessage m;
+    m.message_id = new_uuid();
+    m.topic_arn = topic_arn;
+    m.subject = subject;
+    m.message = message;
+    m.timestamp = timestamp();
+    if (auto r = sink_.publish(**topic, m); !r) {
+        return r.error();
+    }
+    return m.message_id;
+}
+
 SnsService::ActionResult SnsService::publish_batch(const SnsParams& params) {
     auto topic = require_topic("TopicArn", params);
     if (auto e = error_of(topic)) {

@@ -136,6 +136,13 @@ public:
 
     std::string topic_arn(std::string_view name) const;
 
+    // A Publish from inside serve (S3 event notifications whose destination is a topic): a fresh
+    // MessageId and Timestamp, the same size limit and fan-out as the API's Publish. NotFound when
+    // the topic does not exist; returns the MessageId.
+    Result<std::string> publish_local(const std::string& topic_arn,
+                                      const std::optional<std::string>& subject,
+                                      const std::string& message);
+
     // Creates the declared topics and subscriptions, checked with the very rules of CreateTopic
     // and Subscribe (names, endpoints, endpoint_policy, attribute validators). Idempotent: an
     // existing topic or subscription is kept (same ARN) and its declared attributes are set to the

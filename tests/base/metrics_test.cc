@@ -20,6 +20,8 @@ TEST(Metrics, CountersGaugesAndCallbacksRenderInTheTextFormat) {
     int depth = 7;
     registry.gauge_callback("pf_queue_depth", "Events waiting.", [&] { return depth; });
     depth = 9;  // read at render time, not at registration
+    registry.counter_callback("pf_delivered_total", "Deliveries.", [] { return 12.0; },
+                              {{"outcome", "ok"}});
 
     std::string page = registry.render();
     EXPECT_NE(page.find("# HELP pf_requests_total S3 requests.\n# TYPE pf_requests_total counter\n"),
@@ -28,6 +30,8 @@ TEST(Metrics, CountersGaugesAndCallbacksRenderInTheTextFormat) {
     EXPECT_NE(page.find("pf_requests_total{op=\"GetObject\",status=\"404\"} 1\n"), std::string::npos);
     EXPECT_NE(page.find("# TYPE pf_in_flight gauge\npf_in_flight 4\n"), std::string::npos);
     EXPECT_NE(page.find("pf_queue_depth 9\n"), std::string::npos);
+    EXPECT_NE(page.find("# TYPE pf_delivered_total counter\npf_delivered_total{outcome=\"ok\"} 12\n"),
+              std::string::npos) << page;
     // Families sorted by name.
     EXPECT_LT(page.find("pf_in_flight"), page.find("pf_queue_depth"));
     EXPECT_LT(page.find("pf_queue_depth"), page.find("pf_requests_total"));

@@ -1,0 +1,430 @@
+#include "app/pipeline_host.h"
+
+#include "base/logging.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+
+namespace pf::app {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+    static auto log = component_logger("events");
+    return log;
+}
+
+events::ObjectEvent to_event(const storage::ObjectChange& change) {
+    events::ObjectEvent e;
+    e.bucket = change.bucket;
+    e.key = change.key;
+    e.event_name = change.cause.event_name;
+    e.size = change.size;
+    e.etag = change.etag;
+    e.request_id = change.cause.request_id;
+    e.host_id = change.cause.host_id;
+    e.source_ip = change.cause.source_ip;
+    e.principal_id = change.cause.principal_id;
+    e.trace_id = change.cause.trace_id;
+    e.event_time_ms = change.event_time_ms;
+    e.sequencer = change.sequencer;
+    e.region = change.region;
+    return e;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// "success", "error", "timeout", "crash": how an attempt ended, for metrics.
+std::string attempt_outcome(const lambda::Completion& c) {
+    if (c.outcome == lambda::CompletionOutcome::Succeeded) return "success";
+    if (c.error_type == "Sandbox.Timedout") return "timeout";
+    if (c.error_type == "Runtime.ExitError") return "crash";
+    return "error";
+}
+
+}  // namespace
+
+PipelineHost::PipelineHost(Inputs inputs) : in_(std::move(inputs)) {}
+
+PipelineHost::~PipelineHost() { stop(); }
+
+Result<std::unique_ptr<PipelineHost>> PipelineHost::open(Inputs inputs,
+                                                         bool default_bucket_created) {
+    std::unique_ptr<PipelineHost> host(new PipelineHost(std::move(inputs)));
+    const auto& serve = *host->in_.serve;
+    host->function_arn_ = lambda::function_arn(serve.region, serve.function_name);
+    events::EventRouterOptions router_options;
+    router_options.default_region = serve.region;
+    host->router_ = std::make_shared<events::EventRouter>(router_options);
+    host->in_.store->set_outbox_router(
+        [router = host->router_](const storage::ObjectChange& change,
+                                 std::string_view document) -> Result<std::vector<storage::OutboxRow>> {
+            auto messages = router->route(to_event(change), document);
+            if (!messages) {
+                return messages.error();
+            }
+            std::vector<storage::OutboxRow> rows;
+            rows.reserve(messages->size());
+            for (auto& m : *messages) {
+                rows.push_back({std::move(m.target_arn), std::move(m.payload), std::move(m.trace_id)});
+            }
+            return rows;
+        });
+    PipelineHost* self = host.get();
+    host->in_.store->set_outbox_listener([self] {
+        {
+            std::lock_guard lock(self->mutex_);
+            self->pending_ = true;
+        }
+        self->wake_.notify_one();
+    });
+    if (auto declared = host->declare_rules(default_bucket_created); !declared) {
+        return declared.error();
+    }
+    host->register_metrics();
+    return host;
+}
+
+bool PipelineHost::destination_exists(events::DestinationKind kind, const std::string& arn) const {
+    switch (kind) {
+    case events::DestinationKind::Function:
+        return arn == function_arn_ || arn == function_arn_ + ":$LATEST";
+    case events::DestinationKind::Topic: return in_.notify->has_topic(arn);
+    case events::DestinationKind::Queue: return false;
+    }
+    return false;
+}
+
+Result<void> PipelineHost::declare_rules(bool default_bucket_created) {
+    const auto& serve = *in_.serve;
+    // Rules of the config file, grouped by bucket, in the order given.
+    std::map<std::string, events::NotificationConfiguration> by_bucket;
+    std::map<std::string, std::string> first_label;
+    for (std::size_t i = 0; i < serve.notifications.size(); ++i) {
+        const auto& r = serve.notifications[i];
+        events::NotificationRule rule;
+        if (!r.function.empty()) {
+            rule.kind = events::DestinationKind::Function;
+            rule.arn = lambda::function_arn(serve.region, r.function);
+        } else {
+            rule.kind = events::DestinationKind::Topic;
+            rule.arn = in_.notify->topic_arn(r.topic);
+        }
+        rule.id = r.id;
+        rule.events = r.events;
+        if (!r.prefix.empty()) rule.prefix = r.prefix;
+        if (!r.suffix.empty()) rule.suffix = r.suffix;
+        by_bucket[r.bucket].rules.push_back(std::move(rule));
+        first_label.emplace(r.bucket, "serve.notifications[" + std::to_string(i) + "]");
+    }
+    if (default_bucket_created && !serve.default_bucket.empty() &&
+        !by_bucket.contains(serve.default_bucket) && !serve.function_name.empty()) {
+        events::NotificationRule rule;
+        rule.kind = events::DestinationKind::Function;
+        rule.arn = function_arn_;
+        rule.id = serve.function_name + "-uploads";
+        rule.events = {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"};
+        if (!serve.function_trigger_prefix.empty()) rule.prefix = serve.function_trigger_prefix;
+        if (!serve.function_trigger_suffix.empty()) rule.suffix = serve.function_trigger_suffix;
+        by_bucket[serve.default_bucket].rules.push_back(std::move(rule));
+        first_label.emplace(serve.default_bucket, "the default rule of bucket " + serve.default_bucket);
+    }
+    for (const auto& [bucket, configuration] : by_bucket) {
+        const std::string& label = first_label[bucket];
+        if (auto exists = in_.store->head_bucket(bucket); !exists) {
+            return make_error(ErrorCode::InvalidArgument,
+                              label + ": bucket " + bucket + " does not exist (create it first)");
+        }
+        // The same validation a PUT ?notification gets: overlap, event names, destinations.
+        events::ParseOptions options;
+        options.check_destination = [this](events::DestinationKind kind, const std::string& arn) {
+            return destination_exists(kind, arn);
+        };
+        events::ErrorArguments arguments;
+        auto checked = events::parse_notification_configuration(events::to_xml(configuration),
+                                                                options, &arguments);
+        if (!checked) {
+            std::string detail;
+            for (const auto& [name, value] : arguments) detail += " " + name + "=" + value;
+            return make_error(ErrorCode::InvalidArgument,
+                              "the notification rules of bucket " + bucket + " (" + label +
+                                  "): " + checked.error().client_message() + detail);
+        }
+        if (auto put = in_.store->put_bucket_config(bucket, "notification", events::to_xml(*checked));
+            !put) {
+            return put.error();
+        }
+        logger()->info("event=rules_declared bucket={} rules={}", bucket, checked->rules.size());
+    }
+    return {};
+}
+
+lambda::FunctionSettings PipelineHost::function_settings(const std::string& url) const {
+    const auto& serve = *in_.serve;
+    lambda::FunctionSettings f;
+    f.name = serve.function_name;
+    f.arn = function_arn_;
+    f.argv = {in_.executable, "function"};
+    std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    f.environments = serve.function_workers > 0 ? static_cast<std::size_t>(serve.function_workers)
+                                                : cores;
+    f.timeout = std::chrono::seconds(serve.function_timeout_seconds);
+    f.memory_mb = serve.function_memory_mb;
+    f.max_retry_attempts = serve.function_max_retry_attempts;
+    f.max_event_age = std::chrono::seconds(serve.function_max_event_age_seconds);
+    f.retry_base_delay = serve.function_retry_delay;
+    f.reserved_concurrency = static_cast<std::size_t>(serve.function_reserved_concurrency);
+    // Retrying cannot help a photo that is not one, or an event that is not an S3 event.
+    f.non_retryable_error_types = {"Photoflux.PhotoRejected", "Photoflux.InvalidEvent"};
+
+    lambda::FunctionEnvironmentInputs env;
+    env.function_name = serve.function_name;
+    env.region = serve.region;
+    env.memory_mb = serve.function_memory_mb;
+    env.handler = "photoflux.process-photo";
+    std::error_code ec;
+    env.task_root = std::filesystem::current_path(ec).string();
+    env.access_key_id = in_.function_credentials.access_key_id;
+    env.secret_access_key = in_.function_credentials.secret_access_key;
+    env.endpoint_url = url;
+    if (const char* path = std::getenv("PATH")) env.path = path;
+    if (!serve.function_recipe_file.empty()) {
+        env.extra["PF_RECIPE_FILE"] =
+            std::filesystem::absolute(serve.function_recipe_file, ec).string();
+    }
+    if (!serve.function_output_bucket.empty()) {
+        env.extra["PF_OUTPUT_BUCKET"] = serve.function_output_bucket;
+    }
+    env.extra["PF_OUTPUT_PREFIX"] = serve.function_output_prefix;
+    env.extra["PF_TOPIC_ARN"] =
+        serve.function_topic.empty() ? std::string() : in_.notify->topic_arn(serve.function_topic);
+    env.extra["PF_DELETE_DERIVATIVES"] = serve.function_delete_derivatives ? "true" : "false";
+    // The cores are shared by the workers: each photo's libvips gets its share.
+    env.extra["PF_VIPS_CONCURRENCY"] =
+        std::to_string(std::max<std::size_t>(1, cores / std::max<std::size_t>(1, f.environments)));
+    if (!serve.tls_certificate_file.empty()) {
+        // The workers call back over https: trust serve's own certificate.
+        env.extra["AWS_CA_BUNDLE"] =
+            std::filesystem::absolute(serve.tls_certificate_file, ec).string();
+    }
+    f.environment = lambda::function_environment(env);
+    return f;
+}
+
+Result<void> PipelineHost::start(const std::string& url) {
+    lambda::HostOptions options;
+    options.data_dir = in_.data_dir;
+    options.region = in_.serve->region;
+    options.functions.push_back(function_settings(url));
+    options.on_completion = [this](const lambda::Completion& c) { on_completion(c); };
+    auto host = lambda::FunctionHost::open(std::move(options));
+    if (!host) {
+        return host.error();
+    }
+    host_ = std::move(*host);
+    lambda::LambdaApi::Options api_options;
+    api_options.secret_for = in_.secret_for;
+    api_options.max_clock_skew = in_.serve->max_clock_skew;
+    api_ = std::make_unique<lambda::LambdaApi>(*host_, api_options);
+    if (auto started = host_->start(); !started) {
+        return started.error();
+    }
+    auto* host_ptr = host_.get();
+    in_.metrics->gauge_callback(
+        "photoflux_function_queue_depth", "Invocations queued (due, or waiting for a retry).",
+        [host_ptr] { return static_cast<double>(host_ptr->stats().total().queue_depth); });
+    in_.metrics->gauge_callback(
+        "photoflux_function_in_flight", "Invocations running now.",
+        [host_ptr] { return static_cast<double>(host_ptr->stats().total().in_flight); });
+    {
+        std::lock_guard lock(mutex_);
+        pending_ = true;  // events of a previous run wait in the outbox
+    }
+    pump_thread_ = std::thread([this] { pump(); });
+    return {};
+}
+
+void PipelineHost::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (pump_thread_.joinable()) pump_thread_.join();
+    if (host_) host_->stop();
+}
+
+void PipelineHost::handle_lambda_api(const http::Request& request, http::RequestBody& body,
+                                     http::Response& response) {
+    if (!api_) {
+        std::string text = R"({"Type":"Service","message":"the function host is not running"})";
+        if (response.start(503, {{"Content-Type", "application/json"},
+                                 {"x-amzn-ErrorType", "ServiceException"}},
+                           text.size())) {
+            (void)response.write(text);
+        }
+        return;
+    }
+    api_->handle(request, body, response);
+}
+
+void PipelineHost::register_metrics() {
+    auto* store = in_.store;
+    in_.metrics->gauge_callback(
+        "photoflux_events_outbox_depth",
+        "S3 events committed and not yet handed to their destination (1000 means at least).",
+        [store] {
+            auto rows = store->outbox_peek(0, storage::DiskStore::kMaxOutboxPeek);
+            return rows ? static_cast<double>(rows->size()) : -1.0;
+        });
+    // Present from the start, so a scrape shows zeros rather than nothing.
+    for (const char* outcome : {"success", "error", "timeout", "crash"}) {
+        in_.metrics->counter("photoflux_function_invocations_total",
+                             "Function invocation attempts, by how they ended.",
+                             {{"function", in_.serve->function_name}, {"outcome", outcome}});
+    }
+}
+
+void PipelineHost::on_completion(const lambda::Completion& c) {
+    auto& m = *in_.metrics;
+    if (c.attempt > 0) {
+        m.counter("photoflux_function_invocations_total",
+                  "Function invocation attempts, by how they ended.",
+                  {{"function", c.function}, {"outcome", attempt_outcome(c)}})
+            .add();
+        m.histogram("photoflux_function_duration_seconds", "Duration of invocation attempts.",
+                    latency_buckets(), {{"function", c.function}})
+            .observe(c.duration_ms / 1000.0);
+    }
+    if (c.outcome == lambda::CompletionOutcome::Retrying) {
+        m.counter("photoflux_function_retries_total", "Failed attempts queued for another try.",
+                  {{"function", c.function}})
+            .add();
+    }
+    if (c.outcome == lambda::CompletionOutcome::DeadLettered) {
+        std::string condition = c.condition ? std::string(lambda::to_string(*c.condition)) : "";
+        m.counter("photoflux_function_dead_letters_total",
+                  "Invocations that became dead letters, by condition.",
+                  {{"function", c.function}, {"condition", condition}})
+            .add();
+        logger()->warn("event=dead_letter function={} request_id={} condition={} error_type={} "
+                       "error=\"{}\"",
+                       c.function, c.request_id, condition, c.error_type, c.error_message);
+    }
+}
+
+Result<void> PipelineHost::dispatch(const storage::OutboxEntry& entry) {
+    auto kind = events::destination_kind_of_arn(entry.target);
+    auto& m = *in_.metrics;
+    auto dropped = [&](const std::string& reason, const std::string& detail) {
+        m.counter("photoflux_events_dropped_total",
+                  "S3 events whose destination no longer exists, by reason.", {{"reason", reason}})
+            .add();
+        logger()->warn("event=event_dropped target={} reason={} detail=\"{}\" trace_id={}",
+                       entry.target, reason, detail, entry.trace_id);
+        return Result<void>{};
+    };
+    if (!kind || *kind == events::DestinationKind::Queue) {
+        return dropped("unsupported_destination", "serve delivers to functions and topics");
+    }
+    std::string destination = *kind == events::DestinationKind::Function ? "function" : "topic";
+    if (*kind == events::DestinationKind::Function) {
+        auto id = host_->invoke_async(entry.target, entry.payload, entry.trace_id);
+        if (!id) {
+            if (id.error().code == ErrorCode::NotFound) {
+                return dropped("function_not_found", id.error().message);
+            }
+            if (id.error().code == ErrorCode::TooLarge ||
+                id.error().code == ErrorCode::InvalidArgument) {
+                return dropped("rejected_by_function_host", id.error().message);
+            }
+            return id.error();
+        }
+        logger()->debug("event=event_invoked target={} request_id={} trace_id={}", entry.target,
+                        *id, entry.trace_id);
+    } else {
+        auto id = in_.notify->publish_local(entry.target, std::string("Amazon S3 Notification"),
+                                            entry.payload);
+        if (!id) {
+            if (id.error().code == ErrorCode::NotFound) {
+                return dropped("topic_not_found", id.error().message);
+            }
+            if (id.error().code == ErrorCode::InvalidArgument) {
+                return dropped("rejected_by_topic", id.error().message);
+            }
+            return id.error();
+        }
+        logger()->debug("event=event_published target={} message_id={} trace_id={}",
+                        entry.target, *id, entry.trace_id);
+    }
+    m.counter("photoflux_events_delivered_total",
+              "S3 events handed to their destination, by kind of destination.",
+              {{"destination", destination}})
+        .add();
+    m.histogram("photoflux_events_dispatch_lag_seconds",
+                "From the commit of an object change to its event reaching the destination.",
+                latency_buckets())
+        .observe(std::max<std::int64_t>(0, now_ms() - entry.created_ms) / 1000.0);
+    return {};
+}
+
+void PipelineHost::pump() {
+    constexpr std::size_t kBatch = 256;
+    std::chrono::milliseconds backoff{0};
+    while (true) {
+        {
+            std::unique_lock lock(mutex_);
+            // Sleep until the store says rows were added, a retry is due, or once a second in
+            // case a wake-up was missed.
+            auto wait = backoff.count() > 0 ? backoff : std::chrono::milliseconds(1000);
+            wake_.wait_for(lock, wait, [&] { return stopping_ || (pending_ && backoff.count() == 0); });
+            if (stopping_) return;
+            pending_ = false;
+        }
+        auto rows = in_.store->outbox_peek(0, kBatch);
+        if (!rows) {
+            logger()->error("event=outbox_read_failed error=\"{}\"", rows.error().message);
+            backoff = std::min(std::chrono::milliseconds(5000), backoff * 2 + std::chrono::milliseconds(100));
+            continue;
+        }
+        std::vector<std::int64_t> done;
+        bool failed = false;
+        for (const auto& row : *rows) {
+            {
+                std::lock_guard lock(mutex_);
+                if (stopping_) break;
+            }
+            if (auto r = dispatch(row); !r) {
+                logger()->error("event=event_dispatch_failed target={} error=\"{}\" (retrying)",
+                                row.target, r.error().message);
+                failed = true;
+                break;  // keep the order: the rest waits for this one
+            }
+            done.push_back(row.id);
+        }
+        if (!done.empty()) {
+            if (auto removed = in_.store->outbox_remove(done); !removed) {
+                // Delivered but still in the outbox: delivered again later (a duplicate).
+                logger()->error("event=outbox_remove_failed error=\"{}\"", removed.error().message);
+                failed = true;
+            }
+        }
+        if (failed) {
+            backoff = std::min(std::chrono::milliseconds(5000), backoff * 2 + std::chrono::milliseconds(100));
+        } else {
+            backoff = std::chrono::milliseconds(0);
+            if (rows->size() == kBatch) {
+                std::lock_guard lock(mutex_);
+                pending_ = true;  // more are waiting
+            }
+        }
+    }
+}
+
+}  // namespace pf::app

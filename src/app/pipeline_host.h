@@ -1,0 +1,93 @@
+// The event pipeline of `photoflux serve`, wired: S3 event notifications (the bucket rules, the
+// EventRouter installed as the store's outbox router), the outbox pump that hands each event to
+// its destination (the function host's async queue, or a topic of the notification service), and
+// the function host running `photoflux function` worker processes, with its Lambda API and
+// metrics.
+//
+// Life of an event: a write commits its object and, in the same transaction, one outbox row per
+// matching rule (storage/outbox.h). The listener wakes the pump, which invokes the function
+// (durable in <data>/lambda/lambda.sqlite) or publishes to the topic (durable in the notify
+// store), and only then removes the row. A crash between the two gives a duplicate, never a loss.
+#pragma once
+
+#include "app/notify_host.h"
+#include "aws/sigv4.h"
+#include "base/metrics.h"
+#include "config/serve_config.h"
+#include "events/event_router.h"
+#include "events/notification_config.h"
+#include "http/server.h"
+#include "lambda/function_host.h"
+#include "lambda/lambda_api.h"
+#include "storage/disk_store.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace pf::app {
+
+class PipelineHost {
+public:
+    struct Inputs {
+        const config::ServeConfig* serve = nullptr;
+        std::filesystem::path data_dir;
+        storage::DiskStore* store = nullptr;
+        NotifyHost* notify = nullptr;
+        MetricsRegistry* metrics = nullptr;
+        std::string executable;  // the photoflux binary the workers run
+        // The key pair the function's workers sign with (its own, renewed at every start).
+        aws::SigningCredentials function_credentials;
+        // serve's API keys: the Lambda API accepts them (and the function's).
+        std::function<std::optional<std::string>(std::string_view)> secret_for;
+    };
+
+    // Installs the outbox router on the store and puts the config file's bucket rules in place
+    // (serve.notifications; when `default_bucket_created`, the zero-config rule on the default
+    // bucket). InvalidArgument naming the rule when one is unusable.
+    static Result<std::unique_ptr<PipelineHost>> open(Inputs inputs, bool default_bucket_created);
+    ~PipelineHost();
+
+    // PutBucketNotificationConfiguration's check: the function or topic exists here.
+    bool destination_exists(events::DestinationKind kind, const std::string& arn) const;
+
+    // Once the server listens (the workers are pointed at `url`): starts the function host and
+    // the pump. Events written before (a previous run's too) are delivered now.
+    Result<void> start(const std::string& url);
+    // Stops taking events, then stops the host (running invocations get their grace).
+    void stop();
+
+    static bool is_lambda_request(const http::Request& request) {
+        return lambda::LambdaApi::is_lambda_request(request);
+    }
+    void handle_lambda_api(const http::Request& request, http::RequestBody& body,
+                           http::Response& response);
+
+private:
+    explicit PipelineHost(Inputs inputs);
+    Result<void> declare_rules(bool default_bucket_created);
+    lambda::FunctionSettings function_settings(const std::string& url) const;
+    void register_metrics();
+    void on_completion(const lambda::Completion& completion);
+    void pump();
+    // Hands one outbox row to its destination. Ok: delivered (or dropped for good, logged).
+    // An error: retry later.
+    Result<void> dispatch(const storage::OutboxEntry& entry);
+
+    Inputs in_;
+    std::string function_arn_;
+    std::shared_ptr<events::EventRouter> router_;
+    std::unique_ptr<lambda::FunctionHost> host_;
+    std::unique_ptr<lambda::LambdaApi> api_;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    bool pending_ = false;  // the listener fired since the pump last looked
+    std::thread pump_thread_;
+};
+
+}  // namespace pf::app
