@@ -302,6 +302,11 @@ void PipelineHost::on_completion(const lambda::Completion& c) {
                     latency_buckets(), {{"function", c.function}})
             .observe(c.duration_ms / 1000.0);
     }
+    if (c.outcome == lambda::CompletionOutcome::Succeeded) {
+        logger()->info("event=invocation_succeeded function={} request_id={} attempt={} "
+                       "duration_ms={:.1f}",
+                       c.function, c.request_id, c.attempt, c.duration_ms);
+    }
     if (c.outcome == lambda::CompletionOutcome::Retrying) {
         m.counter("photoflux_function_retries_total", "Failed attempts queued for another try.",
                   {{"function", c.function}})
@@ -346,7 +351,7 @@ Result<void> PipelineHost::dispatch(const storage::OutboxEntry& entry) {
             }
             return id.error();
         }
-        logger()->debug("event=event_invoked target={} request_id={} trace_id={}", entry.target,
+        logger()->info("event=event_invoked target={} request_id={} trace_id={}", entry.target,
                         *id, entry.trace_id);
     } else {
         auto id = in_.notify->publish_local(entry.target, std::string("Amazon S3 Notification"),
@@ -360,7 +365,7 @@ Result<void> PipelineHost::dispatch(const storage::OutboxEntry& entry) {
             }
             return id.error();
         }
-        logger()->debug("event=event_published target={} message_id={} trace_id={}",
+        logger()->info("event=event_published target={} message_id={} trace_id={}",
                         entry.target, *id, entry.trace_id);
     }
     m.counter("photoflux_events_delivered_total",

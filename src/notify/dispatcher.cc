@@ -477,7 +477,7 @@ Dispatcher::QueueOp Dispatcher::decide(const Work& work, const AttemptResult& re
     case Outcome::Delivered:
         ++delivered_;
         op.kind = QueueOp::Kind::Delivered;
-        logger().debug("delivered delivery={} message={} endpoint={} attempts={}", d.id,
+        logger().info("delivered delivery={} message={} endpoint={} attempts={}", d.id,
                        d.message_id, work.key, op.attempts);
         return op;
     case Outcome::Retryable:

@@ -370,6 +370,9 @@ SnsReply SnsService::handle_buffered(const http::Request& request, std::string_v
     if (auto e = authenticate(request, body, caller)) {
         return error_reply(*e);
     }
+    if (auto trace = request.header("x-amzn-trace-id"); trace && trace->size() <= 256) {
+        caller.trace_id = std::string(*trace);
+    }
     auto query = SnsParams::parse(request.query());
     if (auto e = error_of(query)) {
         return error_reply(*e);
@@ -526,7 +529,7 @@ SnsService::ActionResult SnsService::dispatch(std::string_view action, const Sns
     if (action == "SetSubscriptionAttributes")
         return set_subscription_attributes(params);
     if (action == "Publish")
-        return publish(params);
+        return publish(params, caller);
     if (action == "PublishBatch")
         return publish_batch(params);
     if (action == "ListTagsForResource")
@@ -1222,7 +1225,7 @@ SnsResult<PublishedMessage> SnsService::build_message(const SnsParams& params, c
     return out;
 }
 
-SnsService::ActionResult SnsService::publish(const SnsParams& params) {
+SnsService::ActionResult SnsService::publish(const SnsParams& params, const Caller& caller) {
     if (params.has("PhoneNumber")) {
         return invalid_parameter("PhoneNumber", "SMS is not supported by this server");
     }
@@ -1248,6 +1251,10 @@ SnsService::ActionResult SnsService::publish(const SnsParams& params) {
         log().error("event=publish_failed topic={} error=\"{}\"", m.topic_arn, r.error().message);
         return from_error(r.error());
     }
+    // One line ties the publisher's trace (the upload, its event, the invocation) to the
+    // MessageId every delivery of this message is logged with.
+    log().info("event=published topic={} message_id={} subject=\"{}\" trace_id={}", m.topic_arn,
+               m.message_id, m.subject.value_or(""), caller.trace_id);
     SnsXml out(false);
     out.element("MessageId", m.message_id);
     return ActionOutput(out.take());

@@ -155,6 +155,7 @@ public:
 private:
     struct Caller {
         std::string access_key;
+        std::string trace_id;  // X-Amzn-Trace-Id of the request, logged with what it published
     };
     // The Result content of a successful action (nullopt: the action has no Result element).
     using ActionOutput = std::optional<std::string>;
@@ -177,7 +178,7 @@ private:
     ActionResult list_subscriptions(const SnsParams& params, bool by_topic);
     ActionResult get_subscription_attributes(const SnsParams& params);
     ActionResult set_subscription_attributes(const SnsParams& params);
-    ActionResult publish(const SnsParams& params);
+    ActionResult publish(const SnsParams& params, const Caller& caller);
     ActionResult publish_batch(const SnsParams& params);
     ActionResult list_tags_for_resource(const SnsParams& params);
     // Photoflux extensions: the dead letters of the delivery queue.

@@ -244,10 +244,21 @@ class UploadToNotification(PipelineCase):
                                              self.messages(self.receiver))
                               if m.get("key") == key]), 1)
 
-        # Replace the photo with a good one and replay the dead letter: the replayed event names
-        # the old ETag, so the function sees a superseded event and the new upload processes.
+        # Replace the photo with a good one, then replay the dead letter: the replayed event
+        # names the broken upload's ETag, so the function sees it superseded and succeeds
+        # without work; the dead letter is gone.
+        self.aws(srv, "s3", "cp", "--quiet", str(DATA / "photos" / "grey.jpg"), f"s3://photos/{key}")
+        self.wait_messages(self.receiver, lambda m: m.get("key") == key
+                           and m.get("type") == "photo.processed", 1)
+        successes = self.metric(srv, "photoflux_function_invocations_total", function=FUNCTION,
+                                outcome="success")
         p = self.photoflux(srv, "functions", "replay", "--id", letter["id"])
         self.assertIn(b"Replayed 1 invocation", p.stdout)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.metric(
+                srv, "photoflux_function_invocations_total", function=FUNCTION,
+                outcome="success") < successes + 1:
+            time.sleep(0.2)
         self.assertEqual([d for d in self.dead_letters(srv) if d["id"] == letter["id"]], [])
 
     def test_3_duplicate_events_do_no_new_work(self):
@@ -316,6 +327,111 @@ class UploadToNotification(PipelineCase):
             self.assertIn(name, page)
         self.assertGreater(self.metric(srv, "photoflux_http_requests_total", service="s3",
                                        operation="PutObject", status="200"), 0)
+
+
+@harness.photoflux_only("sns-delivery")
+class S3EventsToTopic(PipelineCase):
+    """Bucket notifications set with the aws CLI; S3 event records delivered through a topic in
+    the SNS envelope, checked field by field against what the S3 API answered."""
+
+    def test_topic_configuration_delivers_s3_event_records(self):
+        receiver = Receiver("s3events").start()
+        self.addCleanup(receiver.stop)
+        config = (f"serve:\n  notify:\n    topics:\n      - name: uploads-audit\n"
+                  f"        subscriptions:\n"
+                  f"          - {{protocol: http, endpoint: \"{receiver.url('/events')}\"}}\n")
+        srv = self.own_server(config_text=config, extra_env=pipeline_env())
+        topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:uploads-audit"
+        bucket = harness.unique_bucket("events")
+        self.aws(srv, "s3", "mb", f"s3://{bucket}")
+        rules = {"TopicConfigurations": [{
+            "Id": "audit", "TopicArn": topic,
+            "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}}}]}
+        self.aws(srv, "s3api", "put-bucket-notification-configuration", "--bucket", bucket,
+                 "--notification-configuration", json.dumps(rules))
+        got = json.loads(self.aws(srv, "s3api", "get-bucket-notification-configuration",
+                                  "--bucket", bucket).stdout)
+        self.assertEqual(got["TopicConfigurations"][0]["Id"], "audit")
+        self.assertEqual(got["TopicConfigurations"][0]["TopicArn"], topic)
+        self.assertEqual(got["TopicConfigurations"][0]["Filter"]["Key"]["FilterRules"],
+                         [{"Name": "Prefix", "Value": "in/"}])
+
+        # Refused: a topic that does not exist, an overlapping second rule, a queue.
+        for bad, code in [
+            ({"TopicConfigurations": [{"TopicArn": topic + "-missing", "Events": ["s3:ObjectCreated:*"]}]},
+             "InvalidArgument"),
+            ({"TopicConfigurations": [rules["TopicConfigurations"][0],
+                                      dict(rules["TopicConfigurations"][0], Id="again")]},
+             "InvalidArgument"),
+            ({"QueueConfigurations": [{"QueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q",
+                                       "Events": ["s3:ObjectCreated:*"]}]}, "InvalidArgument"),
+        ]:
+            p = self.aws(srv, "s3api", "put-bucket-notification-configuration", "--bucket",
+                         bucket, "--notification-configuration", json.dumps(bad), check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(code.encode(), p.stderr, describe_proc(p))
+
+        s3 = srv.client()
+        key = "in/red flower+1.jpg"
+        body = (DATA / "photos" / "grey.jpg").read_bytes()
+        put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+        put_request_id = put["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+        s3.put_object(Bucket=bucket, Key="elsewhere/skip.jpg", Body=body)  # outside the prefix
+        s3.copy_object(Bucket=bucket, Key="in/copy.jpg", CopySource={"Bucket": bucket, "Key": key})
+        big = self.tmpdir() / "big.bin"
+        harness.write_random_file(big, 20 * harness.MiB)
+        self.aws(srv, "s3", "cp", "--quiet", str(big), f"s3://{bucket}/in/big.bin")
+        deleted = s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "in/copy.jpg"}]})
+
+        docs = [r.doc() for r in receiver.wait_for("/events", "Notification", count=5)]
+        time.sleep(1)
+        docs = [r.doc() for r in receiver.got("/events", "Notification")]
+        self.assertEqual(len(docs), 5, receiver.describe())
+        records = []
+        for doc in docs:
+            self.assertEqual(doc["Subject"], "Amazon S3 Notification")
+            self.assertEqual(doc["TopicArn"], topic)
+            event = json.loads(doc["Message"])
+            self.assertEqual(len(event["Records"]), 1)
+            records.append(event["Records"][0])
+        by_name = {}
+        for r in records:
+            by_name.setdefault(r["eventName"], []).append(r)
+        self.assertEqual({k: len(v) for k, v in by_name.items()},
+                         {"ObjectCreated:Put": 1, "ObjectCreated:Copy": 1,
+                          "ObjectCreated:CompleteMultipartUpload": 1, "ObjectRemoved:Delete": 2})
+        [created] = by_name["ObjectCreated:Put"]
+        self.assertEqual(created["eventVersion"], "2.1")
+        self.assertEqual(created["eventSource"], "aws:s3")
+        self.assertEqual(created["awsRegion"], REGION)
+        self.assertRegex(created["eventTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(created["responseElements"]["x-amz-request-id"], put_request_id)
+        self.assertEqual(created["userIdentity"]["principalId"], f"AWS:{srv.access_key}")
+        self.assertEqual(created["requestParameters"]["sourceIPAddress"], "127.0.0.1")
+        s3info = created["s3"]
+        self.assertEqual(s3info["configurationId"], "audit")
+        self.assertEqual(s3info["bucket"]["name"], bucket)
+        self.assertEqual(s3info["bucket"]["arn"], f"arn:aws:s3:::{bucket}")
+        self.assertEqual(s3info["object"]["key"], "in/red+flower%2B1.jpg")  # form-encoded
+        self.assertEqual(urllib.parse.unquote_plus(s3info["object"]["key"]), key)
+        self.assertEqual(s3info["object"]["size"], len(body))
+        self.assertEqual(s3info["object"]["eTag"], put["ETag"].strip('"'))
+        self.assertRegex(s3info["object"]["sequencer"], r"^[0-9A-F]{16}$")
+        [multipart] = by_name["ObjectCreated:CompleteMultipartUpload"]
+        self.assertRegex(multipart["s3"]["object"]["eTag"], r"^[0-9a-f]{32}-\d+$")
+        removes = by_name["ObjectRemoved:Delete"]
+        self.assertEqual({r["s3"]["object"]["key"] for r in removes},
+                         {"in/red+flower%2B1.jpg", "in/copy.jpg"})
+        for r in removes:
+            self.assertNotIn("eTag", r["s3"]["object"])
+            self.assertNotIn("size", r["s3"]["object"])
+        delete_request_id = deleted["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+        self.assertIn(delete_request_id, {r["responseElements"]["x-amz-request-id"] for r in removes})
+        # Same key: the later change has the larger sequencer.
+        self.assertGreater([r for r in removes if r["s3"]["object"]["key"] == "in/red+flower%2B1.jpg"][0]
+                           ["s3"]["object"]["sequencer"], s3info["object"]["sequencer"])
 
 
 @harness.photoflux_only("crash")
