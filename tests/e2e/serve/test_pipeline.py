@@ -462,25 +462,33 @@ class Durability(PipelineCase):
     def test_worker_killed_mid_invocation_is_retried(self):
         receiver = Receiver("worker").start()
         self.addCleanup(receiver.stop)
-        # One worker and a slow recipe, so the invocation is surely in flight when it is killed.
-        srv = self.own_server(config_text=webhook_config(receiver),
-                              extra_env=pipeline_env(PF_SERVE_FUNCTION_WORKERS="1"))
+        # One worker and a heavy recipe (six large AVIF outputs, seconds of work), so the
+        # invocation is surely running when its worker is killed.
+        recipe = self.tmpdir() / "heavy.yaml"
+        recipe.write_text("outputs:\n" + "".join(
+            f"  - name: big{i}\n    resize: {{width: {2000 + 10 * i}}}\n"
+            f"    format: {{type: avif, quality: 60}}\n" for i in range(6)))
+        srv = self.own_server(config_text=webhook_config(receiver), extra_env=pipeline_env(
+            PF_SERVE_FUNCTION_WORKERS="1", PF_SERVE_FUNCTION_RECIPE_FILE=str(recipe)))
         key = "uploads/big.jpg"
         srv.client().put_object(Bucket="photos", Key=key,
-                                Body=(DATA / "photos" / "phone.jpg").read_bytes())
-        workers = []
-        deadline = time.monotonic() + 10
-        while not workers and time.monotonic() < deadline:
-            p = run(["pgrep", "-P", str(srv.proc.pid), "-f", "photoflux function"])
-            workers = [int(x) for x in p.stdout.split()]
-        self.assertTrue(workers, "no worker process found")
+                                Body=(DATA / "photos" / "progressive.jpg").read_bytes())
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.metric(srv, "photoflux_function_in_flight") < 1:
+            time.sleep(0.01)
+        p = run(["pgrep", "-P", str(srv.proc.pid), "-f", "photoflux function"])
+        workers = [int(x) for x in p.stdout.split()]
+        self.assertEqual(len(workers), 1, describe_proc(p))
+        self.assertEqual(self.metric(srv, "photoflux_function_in_flight"), 1)
         os.kill(workers[0], signal.SIGKILL)
-        [m] = self.wait_messages(receiver, lambda m: m.get("key") == key, 1)
+        [m] = self.wait_messages(receiver, lambda m: m.get("key") == key, 1, timeout=3 * WAIT)
         self.assertEqual(m["type"], "photo.processed")
-        self.assertGreaterEqual(self.metric(srv, "photoflux_function_invocations_total",
-                                            function=FUNCTION, outcome="crash") +
-                                self.metric(srv, "photoflux_function_invocations_total",
-                                            function=FUNCTION, outcome="success"), 1)
+        self.assertEqual(len(m["outputs"]), 6)
+        self.assertEqual(self.metric(srv, "photoflux_function_invocations_total",
+                                     function=FUNCTION, outcome="crash"), 1)
+        self.assertEqual(self.metric(srv, "photoflux_function_invocations_total",
+                                     function=FUNCTION, outcome="success"), 1)
+        self.assertEqual(self.dead_letters(srv), [])
 
 
 @harness.photoflux_only("crash")
