@@ -217,6 +217,13 @@ lambda::FunctionSettings PipelineHost::function_settings(const std::string& url)
 }
 
 Result<void> PipelineHost::start(const std::string& url) {
+    std::lock_guard lifecycle(lifecycle_mutex_);
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            return make_error(ErrorCode::Unavailable, "serve is stopping");
+        }
+    }
     lambda::HostOptions options;
     options.data_dir = in_.data_dir;
     options.region = in_.serve->region;
@@ -252,12 +259,12 @@ Result<void> PipelineHost::start(const std::string& url) {
 void PipelineHost::stop() {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_) return;
         stopping_ = true;
     }
     wake_.notify_all();
+    std::lock_guard lifecycle(lifecycle_mutex_);
     if (pump_thread_.joinable()) pump_thread_.join();
-    if (host_) host_->stop();
+    if (host_) host_->stop();  // idempotent
 }
 
 void PipelineHost::handle_lambda_api(const http::Request& request, http::RequestBody& body,

@@ -57,7 +57,9 @@ public:
     // Once the server listens (the workers are pointed at `url`): starts the function host and
     // the pump. Events written before (a previous run's too) are delivered now.
     Result<void> start(const std::string& url);
-    // Stops taking events, then stops the host (running invocations get their grace).
+    // Stops taking events, then stops the host (running invocations get their grace). Called on
+    // SIGTERM while the API still serves, so running invocations can finish their writes; again
+    // after the server stopped (then it returns at once). Thread-safe.
     void stop();
 
     static bool is_lambda_request(const http::Request& request) {
@@ -83,6 +85,7 @@ private:
     std::unique_ptr<lambda::FunctionHost> host_;
     std::unique_ptr<lambda::LambdaApi> api_;
 
+    std::mutex lifecycle_mutex_;  // start() and stop() one at a time
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;

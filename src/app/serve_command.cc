@@ -399,10 +399,15 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     std::string url = std::string(tls ? "https://" : "http://") + display_host(host) + ":" +
                       std::to_string((*server)->port());
 
-    std::thread signal_thread([&signals, srv = server->get(), notify_streams = &notify_ref] {
+    std::thread signal_thread([&signals, srv = server->get(), notify_streams = &notify_ref,
+                               pipeline = &pipeline_ref] {
         int received = 0;
         sigwait(&signals, &received);
-        logger()->info("signal={} stopping: no new connections, in-flight requests finish", received);
+        logger()->info("signal={} stopping: running invocations finish, then in-flight requests",
+                       received);
+        // The function host first, while the API still answers its workers: a running
+        // invocation finishes its writes instead of failing (and spending a retry).
+        pipeline->stop();
         // Event streams never finish by themselves: end them first (and refuse new ones), so
         // run() can return once the other in-flight requests are done.
         notify_streams->close_streams();

@@ -491,6 +491,36 @@ class Durability(PipelineCase):
         self.assertEqual(self.dead_letters(srv), [])
 
 
+    def test_sigterm_lets_the_running_invocation_finish(self):
+        receiver = Receiver("sigterm").start()
+        self.addCleanup(receiver.stop)
+        recipe = self.tmpdir() / "heavy.yaml"
+        recipe.write_text("outputs:\n" + "".join(
+            f"  - name: big{i}\n    resize: {{width: {2000 + 10 * i}}}\n"
+            f"    format: {{type: webp, quality: 90}}\n" for i in range(3)))
+        srv = self.own_server(config_text=webhook_config(receiver), extra_env=pipeline_env(
+            PF_SERVE_FUNCTION_WORKERS="1", PF_SERVE_FUNCTION_RECIPE_FILE=str(recipe)))
+        key = "uploads/term.jpg"
+        srv.client().put_object(Bucket="photos", Key=key,
+                                Body=(DATA / "photos" / "progressive.jpg").read_bytes())
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.metric(srv, "photoflux_function_in_flight") < 1:
+            time.sleep(0.01)
+        # Seconds of work left (well within the 10 s stop grace) when SIGTERM arrives.
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(timeout=60), 0, srv.log_tail())
+        # The invocation finished before serve exited: its outputs are there, and nothing is
+        # left to run after a restart.
+        srv.start()
+        head = self.head(srv, f"processed/{key}/manifest.json")
+        self.assertGreater(head["ContentLength"], 0)
+        [m] = self.wait_messages(receiver, lambda m: m.get("key") == key, 1)
+        self.assertEqual(m["type"], "photo.processed")
+        time.sleep(2)
+        self.assertEqual(self.metric(srv, "photoflux_function_invocations_total",
+                                     function=FUNCTION), 0, "nothing was left to run again")
+
+
 @harness.photoflux_only("crash")
 class RecursionGuard(PipelineCase):
     def test_a_rule_on_the_whole_bucket_does_not_loop(self):
