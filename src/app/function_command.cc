@@ -49,7 +49,7 @@ std::string ca_bundle(const config::Environment& env) {
 
 }  // namespace
 
-int run_function(const config::Environment& env) {
+int run_function(const config::Environment& env, const config::ImagingConfig& imaging) {
     imaging::VipsSettings vips;
     vips.threads_per_photo = vips_threads(env);
     if (auto started = imaging::start_vips(vips); !started) {
@@ -59,7 +59,7 @@ int run_function(const config::Environment& env) {
     function::HttpClientTransportOptions options;
     options.ca_file = ca_bundle(env);
     function::HttpClientTransport transport(options);
-    return function::run_runtime(env, transport);
+    return function::run_runtime(env, transport, imaging);
 }
 
 }  // namespace pf::app

@@ -11,6 +11,7 @@ namespace pf::app {
 
 // Returns the process exit code: 0 when the Runtime API went away, 1 when initialisation or the
 // runtime failed (reported to the host as an init error where possible).
-int run_function(const config::Environment& env);
+// `imaging`: the engine limits from PF_IMAGING_* and the config file, as for `process`.
+int run_function(const config::Environment& env, const config::ImagingConfig& imaging);
 
 }  // namespace pf::app

@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
         return pf::app::run_serve(serve_options, *config, read_environment());
     }
     if (*function) {
-        return pf::app::run_function(read_environment());
+        return pf::app::run_function(read_environment(), config->imaging);
     }
     if (*functions) {
         return pf::app::run_functions(functions_options, *config, read_environment());

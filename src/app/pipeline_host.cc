@@ -1,6 +1,7 @@
 #include "app/pipeline_host.h"
 
 #include "base/logging.h"
+#include "imaging/recipe_parser.h"
 
 #include <algorithm>
 #include <chrono>
@@ -83,6 +84,15 @@ Result<std::unique_ptr<PipelineHost>> PipelineHost::open(Inputs inputs,
         }
         self->wake_.notify_one();
     });
+    // A recipe the workers cannot load would fail every worker's init, forever: refuse it now.
+    if (!serve.function_recipe_file.empty()) {
+        auto recipe = imaging::load_recipe_file(serve.function_recipe_file);
+        if (!recipe) {
+            return make_error(ErrorCode::InvalidArgument,
+                              "serve.function.recipe_file " + serve.function_recipe_file + ": " +
+                                  recipe.error().message);
+        }
+    }
     if (auto declared = host->declare_rules(default_bucket_created); !declared) {
         return declared.error();
     }
@@ -98,6 +108,30 @@ bool PipelineHost::destination_exists(events::DestinationKind kind, const std::s
     case events::DestinationKind::Queue: return false;
     }
     return false;
+}
+
+std::vector<std::string> PipelineHost::describe_rules(const std::string& bucket) const {
+    std::vector<std::string> lines;
+    auto document = in_.store->get_bucket_config(bucket, "notification");
+    if (!document || !*document) {
+        return lines;
+    }
+    events::ParseOptions lenient;
+    lenient.allow_queue = true;
+    lenient.check_overlap = false;
+    auto configuration = events::parse_notification_configuration(**document, lenient);
+    if (!configuration) {
+        return lines;
+    }
+    for (const auto& rule : configuration->rules) {
+        std::string target = rule.arn.substr(rule.arn.rfind(':') + 1);
+        std::string events;
+        for (const auto& e : rule.events) events += (events.empty() ? "" : ",") + e;
+        lines.push_back("s3://" + bucket + "/" + rule.prefix.value_or("") + "*" +
+                        rule.suffix.value_or("") + " (" + events + ") -> " +
+                        std::string(events::to_string(rule.kind)) + " " + target);
+    }
+    return lines;
 }
 
 Result<void> PipelineHost::declare_rules(bool default_bucket_created) {
@@ -169,7 +203,11 @@ lambda::FunctionSettings PipelineHost::function_settings(const std::string& url)
     lambda::FunctionSettings f;
     f.name = serve.function_name;
     f.arn = function_arn_;
-    f.argv = {in_.executable, "function"};
+    // The workers log at serve's level, as text: each line is forwarded into serve's log (and
+    // wrapped there as JSON when serve logs JSON).
+    std::string level = configured_log_level();
+    f.argv = {in_.executable, "--log-level", level == "warning" ? "warn" : level,
+              "--log-format", "text", "function"};
     std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
     f.environments = serve.function_workers > 0 ? static_cast<std::size_t>(serve.function_workers)
                                                 : cores;
@@ -207,6 +245,16 @@ lambda::FunctionSettings PipelineHost::function_settings(const std::string& url)
     // The cores are shared by the workers: each photo's libvips gets its share.
     env.extra["PF_VIPS_CONCURRENCY"] =
         std::to_string(std::max<std::size_t>(1, cores / std::max<std::size_t>(1, f.environments)));
+    // The engine limits serve was given apply to the photos its function processes.
+    const auto& limits = in_.imaging->limits;
+    // (The function holds a photo in memory and caps this at 4 GiB.)
+    env.extra["PF_MAX_PHOTO_BYTES"] =
+        std::to_string(std::min<std::uint64_t>(limits.max_input_bytes, 4ull << 30));
+    env.extra["PF_IMAGING_MAX_PIXELS"] = std::to_string(limits.max_pixels);
+    env.extra["PF_IMAGING_MAX_FRAMES"] = std::to_string(limits.max_frames);
+    env.extra["PF_IMAGING_MAX_OUTPUT_DIMENSION"] = std::to_string(limits.max_output_dimension);
+    env.extra["PF_IMAGING_TIME_BUDGET_MS"] = std::to_string(limits.time_budget.count());
+    env.extra["PF_IMAGING_FAIL_ON"] = config::to_string(limits.fail_on);
     if (!serve.tls_certificate_file.empty()) {
         // The workers call back over https: trust serve's own certificate.
         env.extra["AWS_CA_BUNDLE"] =

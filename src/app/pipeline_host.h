@@ -13,6 +13,7 @@
 #include "app/notify_host.h"
 #include "aws/sigv4.h"
 #include "base/metrics.h"
+#include "config/imaging_config.h"
 #include "config/serve_config.h"
 #include "events/event_router.h"
 #include "events/notification_config.h"
@@ -34,6 +35,7 @@ class PipelineHost {
 public:
     struct Inputs {
         const config::ServeConfig* serve = nullptr;
+        const config::ImagingConfig* imaging = nullptr;  // handed to the workers (PF_IMAGING_*)
         std::filesystem::path data_dir;
         storage::DiskStore* store = nullptr;
         NotifyHost* notify = nullptr;
@@ -50,6 +52,10 @@ public:
     // bucket). InvalidArgument naming the rule when one is unusable.
     static Result<std::unique_ptr<PipelineHost>> open(Inputs inputs, bool default_bucket_created);
     ~PipelineHost();
+
+    // The rules in effect on a bucket, one line each, for the start-up banner:
+    // "s3://photos/uploads/* -> function process-photo".
+    std::vector<std::string> describe_rules(const std::string& bucket) const;
 
     // PutBucketNotificationConfiguration's check: the function or topic exists here.
     bool destination_exists(events::DestinationKind kind, const std::string& arn) const;

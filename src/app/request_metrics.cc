@@ -43,12 +43,19 @@ void RequestMetrics::observe(std::string_view service, std::string_view operatio
                              http::RequestBody& body, http::Response& response,
                              const Handle& handle) {
     CountingResponse counting_response(response);
-    in_flight_.add(1);
+    // Leaves the in-flight count right even when the handler throws (the server answers 500).
+    struct InFlight {
+        Gauge& gauge;
+        explicit InFlight(Gauge& g) : gauge(g) { gauge.add(1); }
+        ~InFlight() { gauge.add(-1); }
+    };
     auto started = std::chrono::steady_clock::now();
-    handle(body, counting_response);
+    {
+        InFlight counted(in_flight_);
+        handle(body, counting_response);
+    }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    in_flight_.add(-1);
 
     MetricLabels op{{"service", std::string(service)}, {"operation", std::string(operation)}};
     MetricLabels with_status = op;

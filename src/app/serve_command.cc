@@ -109,6 +109,17 @@ void handle_internal(const http::Request& request, http::Response& response,
     reply_json(response, 404, {{"error", "not found"}, {"path", std::string(path)}});
 }
 
+// The metrics label of a /_/ request: its endpoint, never the raw path (any client may request
+// any path, and every distinct label value is a series kept for the life of the process).
+std::string_view internal_operation(std::string_view path) {
+    for (std::string_view known : {"/_/health", "/_/ready", "/_/metrics", "/_/sns/sse",
+                                   "/_/sns/confirm", "/_/sns/unsubscribe", "/_/sns/resubscribe"}) {
+        if (path == known) return known;
+    }
+    if (path.starts_with("/_/sns/") && path.ends_with(".pem")) return "/_/sns/certificate";
+    return "other";
+}
+
 std::vector<std::string> list_setting(const std::string& text) { return s3api::split_list(text); }
 
 s3api::S3Options s3_options(const config::ServeConfig& serve) {
@@ -154,7 +165,7 @@ void raise_descriptor_limit(std::size_t max_connections) {
 
 void print_banner(const std::string& url, const config::ServeConfig& serve,
                   const std::filesystem::path& data_dir, const ApiCredentials& credentials,
-                  bool print_secret) {
+                  bool print_secret, const std::vector<std::string>& rules) {
     bool show = print_secret || credentials.source == ApiCredentials::Source::Generated;
     std::string secret_note;
     switch (credentials.source) {
@@ -183,15 +194,18 @@ void print_banner(const std::string& url, const config::ServeConfig& serve,
               << " AWS_SECRET_ACCESS_KEY=" << (show ? credentials.secret_access_key : "...")
               << " aws --endpoint-url " << url << " s3 cp photo.jpg s3://" << bucket << "/"
               << serve.function_trigger_prefix << "\n";
+    for (const auto& rule : rules) {
+        std::cout << "  events:        " << rule << "\n";
+    }
     if (!serve.function_name.empty()) {
-        std::cout << "  pipeline:      s3://" << bucket << "/" << serve.function_trigger_prefix
-                  << "* -> function " << serve.function_name << " -> s3://"
-                  << (serve.function_output_bucket.empty() ? bucket : serve.function_output_bucket)
+        std::cout << "  function:      " << serve.function_name << " writes to s3://"
+                  << (serve.function_output_bucket.empty() ? "<bucket>" : serve.function_output_bucket)
                   << "/" << serve.function_output_prefix << "<key>/";
         if (!serve.function_topic.empty()) {
-            std::cout << " -> topic " << serve.function_topic << " (live: " << url
+            std::cout << ", announces on topic " << serve.function_topic << " (watch: curl -N -u "
+                      << credentials.access_key_id << ":... '" << url
                       << "/_/sns/sse?TopicArn=arn:aws:sns:" << serve.region << ":000000000000:"
-                      << serve.function_topic << ")";
+                      << serve.function_topic << "')";
         }
         std::cout << "\n";
     }
@@ -309,6 +323,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     notify_ref.register_metrics(metrics);
     PipelineHost::Inputs pipeline_inputs;
     pipeline_inputs.serve = &serve;
+    pipeline_inputs.imaging = &config.imaging;
     pipeline_inputs.data_dir = data_dir;
     pipeline_inputs.store = store->get();
     pipeline_inputs.notify = &notify_ref;
@@ -351,7 +366,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                 return;
             }
             if (request.path().starts_with("/_/") || request.path() == "/_") {
-                request_metrics.observe("internal", request.path().substr(0, 64), body, response,
+                request_metrics.observe("internal", internal_operation(request.path()), body, response,
                                         [&](http::RequestBody&, http::Response& r) {
                                             if (!notify_ref.handle_link(request, r)) {
                                                 handle_internal(request, r, store_ref, metrics, ready);
@@ -399,10 +414,11 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     std::string url = std::string(tls ? "https://" : "http://") + display_host(host) + ":" +
                       std::to_string((*server)->port());
 
-    std::thread signal_thread([&signals, srv = server->get(), notify_streams = &notify_ref,
+    std::thread signal_thread([&signals, &ready, srv = server->get(), notify_streams = &notify_ref,
                                pipeline = &pipeline_ref] {
         int received = 0;
         sigwait(&signals, &received);
+        ready = false;  // /_/ready answers 503 from now on: load balancers stop sending work
         logger()->info("signal={} stopping: running invocations finish, then in-flight requests",
                        received);
         // The function host first, while the API still answers its workers: a running
@@ -427,7 +443,8 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
         return 2;
     }
     ready = true;
-    print_banner(url, serve, data_dir, *credentials, options.print_credentials);
+    print_banner(url, serve, data_dir, *credentials, options.print_credentials,
+                 pipeline_ref.describe_rules(serve.default_bucket));
     if (!options.ready_file.empty()) {
         if (auto written = write_file_atomic(options.ready_file, url + "\n"); !written) {
             std::cerr << "photoflux serve: cannot write the ready file: " << written.error().message

@@ -258,6 +258,18 @@ const std::vector<Setting>& settings() {
                      &ServeConfig::notify_smtp_starttls),
         text_setting("serve.notify.smtp_from", "PF_SERVE_NOTIFY_SMTP_FROM",
                      "sender address of notification e-mails", &ServeConfig::notify_smtp_from),
+        {"serve.notify.topics", "",
+         "topics created at start, with subscriptions already confirmed (file only). Example:\n"
+         "  - name: photos-done\n"
+         "    attributes: {DisplayName: Photos, SignatureVersion: \"2\"}\n"
+         "    subscriptions:\n"
+         "      - {protocol: https, endpoint: \"https://hooks.example.com/photoflux\", raw: false,\n"
+         "         filter_policy: '{\"kind\":[\"thumb\"]}'}\n"
+         "      - {protocol: email, endpoint: ops@example.com}\n"
+         "attributes: DisplayName, DeliveryPolicy, Policy, SignatureVersion; subscriptions:\n"
+         "protocol (http, https, email, email-json), endpoint, raw, filter_policy,\n"
+         "filter_policy_scope, delivery_policy (policies as JSON strings or mappings)",
+         [](const Config&) { return std::string("[]"); }, nullptr},
         text_setting("serve.function.name", "PF_SERVE_FUNCTION_NAME",
                      "name of the photo function (its ARN is arn:aws:lambda:<region>:000000000000:"
                      "function:<name>)",
@@ -316,18 +328,6 @@ const std::vector<Setting>& settings() {
          "    events: [\"s3:ObjectCreated:*\", \"s3:ObjectRemoved:*\"]\n"
          "    prefix: uploads/\n"
          "    suffix: .jpg",
-         [](const Config&) { return std::string("[]"); }, nullptr},
-        {"serve.notify.topics", "",
-         "topics created at start, with subscriptions already confirmed (file only). Example:\n"
-         "  - name: photos-done\n"
-         "    attributes: {DisplayName: Photos, SignatureVersion: \"2\"}\n"
-         "    subscriptions:\n"
-         "      - {protocol: https, endpoint: \"https://hooks.example.com/photoflux\", raw: false,\n"
-         "         filter_policy: '{\"kind\":[\"thumb\"]}'}\n"
-         "      - {protocol: email, endpoint: ops@example.com}\n"
-         "attributes: DisplayName, DeliveryPolicy, Policy, SignatureVersion; subscriptions:\n"
-         "protocol (http, https, email, email-json), endpoint, raw, filter_policy,\n"
-         "filter_policy_scope, delivery_policy (policies as JSON strings or mappings)",
          [](const Config&) { return std::string("[]"); }, nullptr},
     };
     return table;

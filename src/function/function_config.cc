@@ -148,8 +148,10 @@ bool valid_bucket_name(std::string_view name) {
     return !(digits_and_dots_only && dots == 3);  // "192.168.5.4" is not a bucket
 }
 
-Result<FunctionConfig> load_function_config(const aws::EnvironmentMap& env) {
+Result<FunctionConfig> load_function_config(const aws::EnvironmentMap& env,
+                                            const config::ImagingConfig& imaging) {
     FunctionConfig config;
+    config.imaging = imaging;
     std::vector<std::string> problems;
 
     if (auto choice = choose_recipe(env, problems)) {

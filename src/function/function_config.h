@@ -46,7 +46,10 @@ struct FunctionConfig {
 };
 
 // InvalidArgument listing every problem ("invalid function configuration:\n  PF_X: ...").
-Result<FunctionConfig> load_function_config(const aws::EnvironmentMap& env);
+// `imaging`: the engine settings to start from (the PF_IMAGING_* limits `photoflux` read from its
+// environment and config file); PF_MAX_PHOTO_BYTES and PF_VIPS_CONCURRENCY override theirs.
+Result<FunctionConfig> load_function_config(const aws::EnvironmentMap& env,
+                                            const config::ImagingConfig& imaging = {});
 
 // "3f9a0c..." (16 lowercase hex digits): what a manifest records so that a changed recipe makes
 // every photo count as not yet processed.

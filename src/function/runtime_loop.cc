@@ -79,7 +79,8 @@ int serve_invocations(aws::LambdaRuntimeClient& runtime, const InvocationHandler
     }
 }
 
-int run_runtime(const aws::EnvironmentMap& env, aws::HttpTransport& transport) {
+int run_runtime(const aws::EnvironmentMap& env, aws::HttpTransport& transport,
+                const config::ImagingConfig& imaging) {
     auto api = env.find("AWS_LAMBDA_RUNTIME_API");
     if (api == env.end() || api->second.empty()) {
         // Nowhere to report to: the caller's stderr is the only witness.
@@ -96,7 +97,7 @@ int run_runtime(const aws::EnvironmentMap& env, aws::HttpTransport& transport) {
         return 1;
     };
 
-    auto config = load_function_config(env);
+    auto config = load_function_config(env, imaging);
     if (!config) {
         return init_failed(config.error().message);
     }

@@ -4,6 +4,8 @@
 // The same loop runs under AWS Lambda (provided.al2023) and under `photoflux serve`'s host.
 #pragma once
 
+#include "config/imaging_config.h"
+
 #include "aws/aws_environment.h"
 #include "aws/http_transport.h"
 #include "aws/lambda_runtime_client.h"
@@ -39,6 +41,7 @@ int serve_invocations(aws::LambdaRuntimeClient& runtime, const InvocationHandler
 // and the AWS environment from `env`, checks the recipe can run here, then serves invocations.
 // An initialisation failure is posted to /runtime/init/error and returns 1. libvips must have
 // been started (imaging::start_vips) by the caller.
-int run_runtime(const aws::EnvironmentMap& env, aws::HttpTransport& transport);
+int run_runtime(const aws::EnvironmentMap& env, aws::HttpTransport& transport,
+                const config::ImagingConfig& imaging = {});
 
 }  // namespace pf::function

@@ -2,14 +2,15 @@
 
 #include "storage/sqlite.h"
 
-#include <system_error>
 #include <utility>
 
 namespace pf::lambda {
 namespace {
 
 using storage::Database;
+using storage::each_row;
 using storage::Query;
+using storage::run_bound;
 
 // Schema version 1. Payloads and error texts are BLOBs: whatever bytes a function reports survive.
 constexpr const char* kSchema = R"sql(
@@ -47,35 +48,6 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_function ON dead_letters(function, de
     "request_id, function, payload, trace_id, enqueued_ms, attempts, next_attempt_ms, "            \
     "last_error_type, last_error_message"
 
-template <typename Bind>
-Result<void> run_bound(Database& db, const char* sql, Bind&& bind) {
-    auto q = db.query(sql);
-    if (!q) {
-        return q.error();
-    }
-    bind(*q);
-    return q->run();
-}
-
-template <typename Bind, typename Row>
-Result<void> each_row(Database& db, const char* sql, Bind&& bind, Row&& row) {
-    auto q = db.query(sql);
-    if (!q) {
-        return q.error();
-    }
-    bind(*q);
-    for (;;) {
-        auto has = q->step();
-        if (!has) {
-            return has.error();
-        }
-        if (!*has) {
-            return {};
-        }
-        row(*q);
-    }
-}
-
 QueuedInvocation read_invocation(const Query& q) {
     QueuedInvocation inv;
     inv.request_id = q.text(0);
@@ -99,52 +71,18 @@ StoredDeadLetter read_dead_letter(const Query& q) {
     return letter;
 }
 
-Result<int> user_version(Database& db) {
-    int version = 0;
-    auto r = each_row(
-        db, "PRAGMA user_version", [](Query&) {},
-        [&](const Query& q) { version = static_cast<int>(q.int64(0)); });
-    if (!r) {
-        return r.error();
-    }
-    return version;
-}
-
 }  // namespace
 
 template <typename T, typename F>
 Result<T> InvocationStore::write(F&& body) {
     std::lock_guard lock(mutex_);
-    if (auto r = db_->exec("BEGIN IMMEDIATE"); !r) {
-        return r.error();
-    }
-    Result<T> result = body(*db_);
-    if (!result) {
-        if (db_->in_transaction()) {
-            (void)db_->exec("ROLLBACK");
-        }
-        return result;
-    }
-    if (auto c = db_->exec("COMMIT"); !c) {
-        if (db_->in_transaction()) {
-            (void)db_->exec("ROLLBACK");
-        }
-        return c.error();
-    }
-    return result;
+    return storage::in_write_transaction<T>(*db_, std::forward<F>(body));
 }
 
 template <typename T, typename F>
 Result<T> InvocationStore::read(F&& body) {
     std::lock_guard lock(mutex_);
-    if (auto r = db_->exec("BEGIN"); !r) {
-        return r.error();
-    }
-    Result<T> result = body(*db_);
-    if (db_->in_transaction()) {
-        (void)db_->exec("COMMIT");
-    }
-    return result;
+    return storage::in_read_transaction<T>(*db_, std::forward<F>(body));
 }
 
 InvocationStore::InvocationStore(std::unique_ptr<storage::Database> db) : db_(std::move(db)) {}
@@ -152,51 +90,14 @@ InvocationStore::InvocationStore(std::unique_ptr<storage::Database> db) : db_(st
 InvocationStore::~InvocationStore() = default;
 
 Result<std::unique_ptr<InvocationStore>> InvocationStore::open(const std::filesystem::path& file) {
-    std::error_code ec;
-    if (file.has_parent_path()) {
-        std::filesystem::create_directories(file.parent_path(), ec);
-        if (ec) {
-            return make_error(ErrorCode::Internal,
-                              "cannot create " + file.parent_path().string() + ": " + ec.message());
-        }
-    }
-    auto opened = storage::Database::open(file, /*read_only=*/false);
+    // synchronous=FULL (open_durable): an acknowledged invoke_async survives a power cut.
+    auto opened = storage::open_durable(file, "invocation store");
     if (!opened) {
         return opened.error();
     }
-    Database& db = **opened;
-    std::string mode;
-    auto r = each_row(
-        db, "PRAGMA journal_mode=WAL", [](Query&) {}, [&](const Query& q) { mode = q.text(0); });
-    if (!r) {
+    if (auto r = storage::apply_schema(**opened, file, "invocation store", kSchema, kSchemaVersion);
+        !r) {
         return r.error();
-    }
-    if (mode != "wal") {
-        return make_error(ErrorCode::Internal,
-                          "the invocation store " + file.string() + " cannot use WAL mode");
-    }
-    // FULL: an acknowledged invoke_async survives a power cut, not only a process crash.
-    if (auto s = db.exec("PRAGMA synchronous=FULL"); !s) {
-        return s.error();
-    }
-    auto version = user_version(db);
-    if (!version) {
-        return version.error();
-    }
-    if (*version > kSchemaVersion) {
-        return make_error(ErrorCode::Internal, "the invocation store " + file.string() +
-                                                   " was written by a newer version (schema " +
-                                                   std::to_string(*version) + ")");
-    }
-    if (*version < kSchemaVersion) {
-        std::string migrate = std::string("BEGIN IMMEDIATE;") + kSchema +
-                              "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
-        if (auto m = db.exec(migrate.c_str()); !m) {
-            if (db.in_transaction()) {
-                (void)db.exec("ROLLBACK");
-            }
-            return m.error();
-        }
     }
     return std::unique_ptr<InvocationStore>(new InvocationStore(std::move(*opened)));
 }

@@ -94,6 +94,7 @@ public:
 private:
     explicit InvocationStore(std::unique_ptr<storage::Database> db);
 
+    // storage::in_write_transaction / in_read_transaction on db_, under mutex_.
     template <typename T, typename F>
     Result<T> write(F&& body);
     template <typename T, typename F>

@@ -239,14 +239,25 @@ void LambdaApi::replay(const std::string& body, http::Response& response) {
         }
     }
     std::optional<std::string> function;
-    if (auto it = doc.find("FunctionName"); it != doc.end() && it->is_string()) {
+    if (auto it = doc.find("FunctionName"); it != doc.end()) {
+        if (!it->is_string()) {
+            return reply_error(response, 400, "InvalidRequestContentException",
+                               "FunctionName must be a string");
+        }
         function = it->get<std::string>();
         if (!host_.has_function(*function)) {
             return reply_error(response, 404, "ResourceNotFoundException",
                                "Function not found: " + *function);
         }
     }
-    const bool all = doc.value("All", false);
+    bool all = false;
+    if (auto it = doc.find("All"); it != doc.end()) {
+        if (!it->is_boolean()) {
+            return reply_error(response, 400, "InvalidRequestContentException",
+                               "All must be true or false");
+        }
+        all = it->get<bool>();
+    }
     if (ids.empty() && !function && !all) {
         return reply_error(response, 400, "InvalidRequestContentException",
                            "say what to replay: RequestIds, FunctionName or All");

@@ -12,7 +12,9 @@ namespace pf::notify {
 namespace {
 
 using storage::Database;
+using storage::each_row;
 using storage::Query;
+using storage::run_bound;
 
 // Schema version 1. Maps and header lists are stored in a length-prefixed encoding
 // ("<len>:<bytes>" per name and value): any bytes survive, no JSON or UTF-8 rules apply.
@@ -154,35 +156,6 @@ std::map<std::string, std::string> decode_map(const std::string& text) {
     return out;
 }
 
-template <typename Bind>
-Result<void> run_bound(Database& db, const char* sql, Bind&& bind) {
-    auto q = db.query(sql);
-    if (!q) {
-        return q.error();
-    }
-    bind(*q);
-    return q->run();
-}
-
-template <typename Bind, typename Row>
-Result<void> each_row(Database& db, const char* sql, Bind&& bind, Row&& row) {
-    auto q = db.query(sql);
-    if (!q) {
-        return q.error();
-    }
-    bind(*q);
-    for (;;) {
-        auto has = q->step();
-        if (!has) {
-            return has.error();
-        }
-        if (!*has) {
-            return {};
-        }
-        row(*q);
-    }
-}
-
 Topic read_topic(const Query& q) {
     Topic t;
     t.seq = q.int64(0);
@@ -278,52 +251,18 @@ Result<void> delete_subscription_rows(Database& db, const std::string& arn) {
     return {};
 }
 
-Result<int> user_version(Database& db) {
-    int version = 0;
-    auto r = each_row(
-        db, "PRAGMA user_version", [](Query&) {},
-        [&](const Query& q) { version = static_cast<int>(q.int64(0)); });
-    if (!r) {
-        return r.error();
-    }
-    return version;
-}
-
 }  // namespace
 
 template <typename T, typename F>
 Result<T> SqliteNotifyStore::write(F&& body) {
     std::lock_guard lock(mutex_);
-    if (auto r = db_->exec("BEGIN IMMEDIATE"); !r) {
-        return r.error();
-    }
-    Result<T> result = body(*db_);
-    if (!result) {
-        if (db_->in_transaction()) {
-            (void)db_->exec("ROLLBACK");
-        }
-        return result;
-    }
-    if (auto c = db_->exec("COMMIT"); !c) {
-        if (db_->in_transaction()) {
-            (void)db_->exec("ROLLBACK");
-        }
-        return c.error();
-    }
-    return result;
+    return storage::in_write_transaction<T>(*db_, std::forward<F>(body));
 }
 
 template <typename T, typename F>
 Result<T> SqliteNotifyStore::read(F&& body) {
     std::lock_guard lock(mutex_);
-    if (auto r = db_->exec("BEGIN"); !r) {
-        return r.error();
-    }
-    Result<T> result = body(*db_);
-    if (db_->in_transaction()) {
-        (void)db_->exec("COMMIT");
-    }
-    return result;
+    return storage::in_read_transaction<T>(*db_, std::forward<F>(body));
 }
 
 SqliteNotifyStore::SqliteNotifyStore(std::unique_ptr<storage::Database> db) : db_(std::move(db)) {}
@@ -332,57 +271,18 @@ SqliteNotifyStore::~SqliteNotifyStore() = default;
 
 Result<std::unique_ptr<SqliteNotifyStore>>
 SqliteNotifyStore::open(const std::filesystem::path& file) {
-    std::error_code ec;
-    if (file.has_parent_path()) {
-        std::filesystem::create_directories(file.parent_path(), ec);
-        if (ec) {
-            return make_error(ErrorCode::Internal,
-                              "cannot create " + file.parent_path().string() + ": " + ec.message());
-        }
-    }
-    auto opened = storage::Database::open(file, /*read_only=*/false);
+    auto opened = storage::open_durable(file, "notify store");
     if (!opened) {
         return opened.error();
     }
     Database& db = **opened;
-    {
-        std::string mode;
-        auto r = each_row(
-            db, "PRAGMA journal_mode=WAL", [](Query&) {},
-            [&](const Query& q) { mode = q.text(0); });
-        if (!r) {
-            return r.error();
-        }
-        if (mode != "wal") {
-            return make_error(ErrorCode::Internal,
-                              "the notify store " + file.string() + " cannot use WAL mode");
-        }
-    }
-    if (auto r = db.exec("PRAGMA synchronous=FULL"); !r) {
-        return r.error();
-    }
     if (auto r = db.exec("PRAGMA foreign_keys=OFF"); !r) {
         return r.error();
     }
-    auto version = user_version(db);
-    if (!version) {
-        return version.error();
-    }
-    if (*version > kSchemaVersion) {
-        return make_error(ErrorCode::Internal, "the notify store " + file.string() +
-                                                   " was written by a newer version (schema " +
-                                                   std::to_string(*version) + ")");
-    }
-    if (*version < kSchemaVersion) {
-        // Version 0 -> 1 creates everything; later versions add their steps here, in order.
-        std::string migrate = std::string("BEGIN IMMEDIATE;") + kSchema +
-                              "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
-        if (auto r = db.exec(migrate.c_str()); !r) {
-            if (db.in_transaction()) {
-                (void)db.exec("ROLLBACK");
-            }
-            return r.error();
-        }
+    // Version 0 -> 1 creates everything; a later version with a real migration step runs it here
+    // before apply_schema.
+    if (auto r = storage::apply_schema(db, file, "notify store", kSchema, kSchemaVersion); !r) {
+        return r.error();
     }
     return std::unique_ptr<SqliteNotifyStore>(new SqliteNotifyStore(std::move(*opened)));
 }

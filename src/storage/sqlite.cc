@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <system_error>
 
 namespace pf::storage {
 namespace {
@@ -180,6 +181,73 @@ Error Database::error(int rc, std::string_view what) {
         return make_error(ErrorCode::Unavailable, "index busy: " + message);
     }
     return make_error(ErrorCode::Internal, "index error: " + message);
+}
+
+Result<int> user_version(Database& db) {
+    int version = 0;
+    auto r = each_row(
+        db, "PRAGMA user_version", [](Query&) {},
+        [&](const Query& q) { version = static_cast<int>(q.int64(0)); });
+    if (!r) {
+        return r.error();
+    }
+    return version;
+}
+
+Result<std::unique_ptr<Database>> open_durable(const std::filesystem::path& file,
+                                               std::string_view what) {
+    std::error_code ec;
+    if (file.has_parent_path()) {
+        std::filesystem::create_directories(file.parent_path(), ec);
+        if (ec) {
+            return make_error(ErrorCode::Internal,
+                              "cannot create " + file.parent_path().string() + ": " + ec.message());
+        }
+    }
+    auto opened = Database::open(file, /*read_only=*/false);
+    if (!opened) {
+        return opened.error();
+    }
+    Database& db = **opened;
+    std::string mode;
+    auto r = each_row(
+        db, "PRAGMA journal_mode=WAL", [](Query&) {}, [&](const Query& q) { mode = q.text(0); });
+    if (!r) {
+        return r.error();
+    }
+    if (mode != "wal") {
+        return make_error(ErrorCode::Internal, "the " + std::string(what) + " " + file.string() +
+                                                   " cannot use WAL mode");
+    }
+    // FULL: an acknowledged write survives a power cut, not only a process crash.
+    if (auto s = db.exec("PRAGMA synchronous=FULL"); !s) {
+        return s.error();
+    }
+    return opened;
+}
+
+Result<void> apply_schema(Database& db, const std::filesystem::path& file, std::string_view what,
+                          const char* schema, int schema_version) {
+    auto version = user_version(db);
+    if (!version) {
+        return version.error();
+    }
+    if (*version > schema_version) {
+        return make_error(ErrorCode::Internal, "the " + std::string(what) + " " + file.string() +
+                                                   " was written by a newer version (schema " +
+                                                   std::to_string(*version) + ")");
+    }
+    if (*version < schema_version) {
+        std::string migrate = std::string("BEGIN IMMEDIATE;") + schema +
+                              "PRAGMA user_version=" + std::to_string(schema_version) + ";COMMIT;";
+        if (auto m = db.exec(migrate.c_str()); !m) {
+            if (db.in_transaction()) {
+                (void)db.exec("ROLLBACK");
+            }
+            return m.error();
+        }
+    }
+    return {};
 }
 
 }  // namespace pf::storage

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -88,5 +89,95 @@ private:
     std::unordered_map<const char*, sqlite3_stmt*> statements_;
     int last_error_code_ = 0;
 };
+
+// --- Helpers for the single-connection stores (lambda/invocation_store, notify/notify_store) ---
+// They own the locking: each keeps its Database under its own mutex and calls these inside it.
+
+// Prepares (or reuses) `sql`, lets `bind(Query&)` set its parameters and runs it to the end,
+// ignoring any rows.
+template <typename Bind>
+Result<void> run_bound(Database& db, const char* sql, Bind&& bind) {
+    auto q = db.query(sql);
+    if (!q) {
+        return q.error();
+    }
+    bind(*q);
+    return q->run();
+}
+
+// Like run_bound, and calls `row(const Query&)` for each row; stops at the first step error.
+template <typename Bind, typename Row>
+Result<void> each_row(Database& db, const char* sql, Bind&& bind, Row&& row) {
+    auto q = db.query(sql);
+    if (!q) {
+        return q.error();
+    }
+    bind(*q);
+    for (;;) {
+        auto has = q->step();
+        if (!has) {
+            return has.error();
+        }
+        if (!*has) {
+            return {};
+        }
+        row(*q);
+    }
+}
+
+// Runs `body(Database&) -> Result<T>` inside BEGIN IMMEDIATE ... COMMIT. When the body or the
+// COMMIT fails the transaction is rolled back (if SQLite has not done so already) and that error
+// is returned: either all of the body's writes are durable or none are.
+template <typename T, typename F>
+Result<T> in_write_transaction(Database& db, F&& body) {
+    if (auto r = db.exec("BEGIN IMMEDIATE"); !r) {
+        return r.error();
+    }
+    Result<T> result = std::forward<F>(body)(db);
+    if (!result) {
+        if (db.in_transaction()) {
+            (void)db.exec("ROLLBACK");
+        }
+        return result;
+    }
+    if (auto c = db.exec("COMMIT"); !c) {
+        if (db.in_transaction()) {
+            (void)db.exec("ROLLBACK");
+        }
+        return c.error();
+    }
+    return result;
+}
+
+// Runs `body(Database&) -> Result<T>` inside a deferred transaction, so all its reads see one
+// snapshot. The body's result is returned as it is; ending a read transaction cannot lose data,
+// so a failed COMMIT is ignored.
+template <typename T, typename F>
+Result<T> in_read_transaction(Database& db, F&& body) {
+    if (auto r = db.exec("BEGIN"); !r) {
+        return r.error();
+    }
+    Result<T> result = std::forward<F>(body)(db);
+    if (db.in_transaction()) {
+        (void)db.exec("COMMIT");
+    }
+    return result;
+}
+
+// PRAGMA user_version: the schema version a store recorded in its file (0 for a new file).
+Result<int> user_version(Database& db);
+
+// Opens a store's own SQLite file for writing: creates its directory, opens it, switches to WAL
+// and sets synchronous=FULL (a write is durable when its COMMIT returns, across a power cut).
+// `what` names the store in errors ("invocation store" -> "the invocation store <file> ...").
+Result<std::unique_ptr<Database>> open_durable(const std::filesystem::path& file,
+                                               std::string_view what);
+
+// Brings a store opened by open_durable to `schema_version`: refuses a file written by a newer
+// version; below it, runs `schema` (every statement IF NOT EXISTS) and records the version in one
+// transaction. Only right while each version's schema text is its whole migration (version 0 -> 1
+// creates everything); a store with a real migration step must run it itself.
+Result<void> apply_schema(Database& db, const std::filesystem::path& file, std::string_view what,
+                          const char* schema, int schema_version);
 
 }  // namespace pf::storage

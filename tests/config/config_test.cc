@@ -6,6 +6,8 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 
 namespace pf::config {
 namespace {
@@ -331,6 +333,25 @@ TEST(Config, BucketNotificationRulesListEveryProblem) {
           "serve.notifications[4]: must be a mapping"}) {
         EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n---\n" << m;
     }
+}
+
+TEST(Config, DescriptionOpensEachSectionOnce) {
+    // A section printed twice (serve.notify: ... serve.function: ... serve.notify:) would make a
+    // YAML reader keep one of the two and silently drop the settings of the other.
+    std::istringstream in(describe_settings());
+    std::vector<std::string> path;
+    std::set<std::string> opened;
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line.find('#') != std::string::npos || line.back() != ':') continue;
+        std::size_t indent = line.find_first_not_of(' ');
+        path.resize(indent / 2);
+        path.push_back(line.substr(indent, line.size() - indent - 1));
+        std::string dotted;
+        for (const auto& p : path) dotted += (dotted.empty() ? "" : ".") + p;
+        EXPECT_TRUE(opened.insert(dotted).second) << "section " << dotted << " opened twice";
+    }
+    EXPECT_TRUE(opened.contains("serve.notify"));
+    EXPECT_TRUE(opened.contains("serve.function"));
 }
 
 }  // namespace
