@@ -90,6 +90,8 @@ MOTO_DEVIATIONS = {
     "version-null": "moto answers 400 to HEAD ?versionId=null on an unversioned bucket (S3: the "
                     "null version, i.e. the object)",
     "post-201": "moto answers success_action_status=201 with an empty body",
+    "queue-destinations": "moto stores QueueConfiguration; photoflux serve refuses it until it can "
+                          "deliver S3 events to SQS",
     "sns-delivery": "moto_server implements the SNS API but makes no real HTTP/SMTP deliveries "
                     "(no confirmations, signatures, retries or SSRF rules to observe)",
 }

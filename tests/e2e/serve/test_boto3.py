@@ -973,11 +973,6 @@ class NotificationConfig(Base):
                 "Id": "gone",
                 "TopicArn": "arn:aws:sns:us-east-1:123456789012:photo-events",
                 "Events": ["s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"]}],
-            "QueueConfigurations": [{
-                "Id": "q",
-                "QueueArn": "arn:aws:sqs:us-east-1:123456789012:photo-queue",
-                "Events": ["s3:ObjectCreated:Put"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}}}],
         }
         r = self.s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration=cfg, SkipDestinationValidation=True)
@@ -999,6 +994,20 @@ class NotificationConfig(Base):
         cleared = self.s3.get_bucket_notification_configuration(Bucket=name)
         self.assertEqual(cleared.get("LambdaFunctionConfigurations", []), [])
         self.assertEqual(cleared.get("TopicConfigurations", []), [])
+
+    @photoflux_only("queue-destinations")
+    def test_queue_destinations_are_refused_for_now(self):
+        name = unique_bucket("notif")
+        self.s3.create_bucket(Bucket=name)
+        self.addCleanup(self.s3.delete_bucket, Bucket=name)
+        cfg = {"QueueConfigurations": [{
+            "Id": "q", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:photo-queue",
+            "Events": ["s3:ObjectCreated:Put"]}]}
+        self.assertClientError(self.s3.put_bucket_notification_configuration, "InvalidArgument",
+                               400, Bucket=name, NotificationConfiguration=cfg,
+                               SkipDestinationValidation=True)
+        self.assertEqual(self.s3.get_bucket_notification_configuration(Bucket=name)
+                         .get("QueueConfigurations", []), [])
 
     def test_missing_bucket(self):
         self.assertClientError(self.s3.get_bucket_notification_configuration, "NoSuchBucket", 404,

@@ -476,7 +476,7 @@ class Durability(PipelineCase):
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and self.metric(srv, "photoflux_function_in_flight") < 1:
             time.sleep(0.01)
-        p = run(["pgrep", "-P", str(srv.proc.pid), "-f", "photoflux function"])
+        p = run(["pgrep", "-P", str(srv.proc.pid)])  # serve's children are its workers
         workers = [int(x) for x in p.stdout.split()]
         self.assertEqual(len(workers), 1, describe_proc(p))
         self.assertEqual(self.metric(srv, "photoflux_function_in_flight"), 1)
