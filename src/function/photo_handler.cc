@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <future>
 #include <memory>
 
 namespace pf::function {
@@ -98,7 +99,8 @@ class PhotoHandler::Invocation {
 public:
     Invocation(const PhotoHandler& handler, const std::string& trace_id, Deadline deadline)
         : config_(handler.config_), processor_(handler.processor_), deadline_(deadline),
-          s3_(handler.transport_, s3_options(handler.aws_, trace_id)),
+          transport_(handler.transport_), s3_options_(s3_options(handler.aws_, trace_id)),
+          s3_(handler.transport_, s3_options_),
           sns_(handler.transport_, sns_options(handler.aws_, trace_id)) {}
 
     RecordResult created(const aws::S3EventRecord& record);
@@ -147,6 +149,8 @@ private:
     const FunctionConfig& config_;
     const imaging::Processor& processor_;
     Deadline deadline_;
+    aws::HttpTransport& transport_;
+    aws::S3ClientOptions s3_options_;  // for the extra clients of parallel PUTs
     aws::S3Client s3_;
     aws::SnsClient sns_;
 };
@@ -327,16 +331,30 @@ RecordResult PhotoHandler::Invocation::created(const aws::S3EventRecord& record)
     }
 
     // 5. Derivatives, then the manifest LAST: a manifest means the set is complete.
+    // The derivatives go up at once, one client (and connection) each: serve commits
+    // concurrent writes together (one fsync for the group), and S3 takes them in parallel too.
     const auto meta = metadata(photo);
+    std::vector<std::future<Result<std::string>>> uploads;
     for (const auto& d : result->derivatives) {
         aws::S3PutRequest put;
         put.bucket = out_bucket;
         put.key = folder + d.file;
         put.content_type = imaging::content_type(d.format);
         put.metadata = meta;
-        if (auto stored = s3_.put_object(put, d.bytes); !stored) {
-            return retryable("storing " + d.file, stored.error());
+        uploads.push_back(std::async(std::launch::async, [this, put, &d] {
+            aws::S3Client client(transport_, s3_options_);
+            return client.put_object(put, d.bytes);
+        }));
+    }
+    std::optional<RecordResult> failed;
+    for (std::size_t i = 0; i < uploads.size(); ++i) {
+        auto stored = uploads[i].get();  // every upload is waited for, failed or not
+        if (!stored && !failed) {
+            failed = retryable("storing " + result->derivatives[i].file, stored.error());
         }
+    }
+    if (failed) {
+        return *failed;
     }
     json manifest = stored_manifest(*result, photo, out_bucket, folder, config_.recipe_hash);
     aws::S3PutRequest put;
