@@ -42,6 +42,13 @@ RequestMetrics::RequestMetrics(MetricsRegistry& registry)
 void RequestMetrics::observe(std::string_view service, std::string_view operation,
                              http::RequestBody& body, http::Response& response,
                              const Handle& handle) {
+    observe(service, [operation] { return operation; }, body, response, handle);
+}
+
+void RequestMetrics::observe(std::string_view service,
+                             const std::function<std::string_view()>& operation,
+                             http::RequestBody& body, http::Response& response,
+                             const Handle& handle) {
     CountingResponse counting_response(response);
     // Leaves the in-flight count right even when the handler throws (the server answers 500).
     struct InFlight {
@@ -57,7 +64,7 @@ void RequestMetrics::observe(std::string_view service, std::string_view operatio
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-    MetricLabels op{{"service", std::string(service)}, {"operation", std::string(operation)}};
+    MetricLabels op{{"service", std::string(service)}, {"operation", std::string(operation())}};
     MetricLabels with_status = op;
     with_status.emplace_back("status", counting_response.status() == 0
                                            ? std::string("none")

@@ -20,6 +20,9 @@ public:
     // `service`: "s3", "sns", "internal"; `operation`: "PutObject", "Publish", "/_/metrics", ...
     void observe(std::string_view service, std::string_view operation, http::RequestBody& body,
                  http::Response& response, const Handle& handle);
+    // The same, with the operation read after the handler ran (the S3 API names it while parsing).
+    void observe(std::string_view service, const std::function<std::string_view()>& operation,
+                 http::RequestBody& body, http::Response& response, const Handle& handle);
 
 private:
     MetricsRegistry& registry_;

@@ -6,7 +6,6 @@
 #include "app/request_metrics.h"
 #include "base/metrics.h"
 #include "crypto/random.h"
-#include "s3api/operation_name.h"
 #include "base/file_io.h"
 #include "base/logging.h"
 #include "http/server.h"
@@ -345,7 +344,6 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     s3api::S3Service s3(**store, credential_store, s3_opts);
     RequestMetrics request_metrics(metrics);
     std::atomic<bool> ready{false};
-    s3api::AddressingOptions addressing = s3_opts.addressing;
 
     raise_descriptor_limit(static_cast<std::size_t>(serve.max_connections));
     http::ServerLimits limits;
@@ -390,15 +388,11 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                                         });
                 return;
             }
+            // The operation is known once S3Service parsed the address: the label is read after.
             std::string_view operation = "Invalid";
-            s3api::S3Request parsed;
-            if (!s3api::parse_s3_request(request, addressing, parsed)) {
-                parsed.http = &request;
-                operation = s3api::operation_name(parsed);
-            }
-            request_metrics.observe("s3", operation, body, response,
+            request_metrics.observe("s3", [&] { return operation; }, body, response,
                                     [&](http::RequestBody& b, http::Response& r) {
-                                        s3.handle(request, b, r);
+                                        s3.handle(request, b, r, &operation);
                                     });
         },
         tls);

@@ -1,5 +1,7 @@
 #include "s3api/s3_service.h"
 
+#include "s3api/operation_name.h"
+
 #include "aws/time_format.h"
 #include "base/logging.h"
 #include "crypto/digest.h"
@@ -135,7 +137,7 @@ bool S3Service::is_public_read(const std::string& bucket) {
 }
 
 void S3Service::handle(const http::Request& request, http::RequestBody& body,
-                       http::Response& response) {
+                       http::Response& response, std::string_view* operation) {
     Exchange x(body, response);
     x.req.request_id = next_request_id();
     x.is_head = request.method == "HEAD";
@@ -148,11 +150,13 @@ void S3Service::handle(const http::Request& request, http::RequestBody& body,
             x.common_headers.push_back(std::move(h));
         }
     }
+    if (operation) *operation = "Invalid";
     if (auto error = parse_s3_request(request, options_.addressing, x.req)) {
         x.req.http = &request;
         x.reply_error(*error);
         return;
     }
+    if (operation) *operation = operation_name(x.req);
     if (request.method == "OPTIONS") {
         auto headers = preflight_headers(
             options_.cors, origin.value_or(""),

@@ -38,7 +38,10 @@ class S3Service {
 public:
     S3Service(storage::ObjectStore& store, const CredentialStore& credentials, S3Options options);
 
-    void handle(const http::Request& request, http::RequestBody& body, http::Response& response);
+    // `operation`, when given, receives the S3 operation the request asked for ("PutObject",
+    // operation_name.h; "Invalid" when its address does not parse), for metrics.
+    void handle(const http::Request& request, http::RequestBody& body, http::Response& response,
+                std::string_view* operation = nullptr);
 
 private:
     struct Exchange;
