@@ -67,12 +67,16 @@ Result<std::string> verify_header_signature(const HeaderAuthRequest& request,
                           "of date from HTTP: '" + parsed->scope.date + "' != '" +
                               amz_date.substr(0, 8) + "'");
     }
-    if (*when + options.max_clock_skew < options.now ||
-        *when - options.max_clock_skew > options.now) {
+    // AWS's wording: SDKs recognise "Signature expired" as clock skew and correct for it.
+    if (*when + options.max_clock_skew < options.now) {
         return make_error(ErrorCode::Forbidden,
-                          "Signature expired or not yet current: " + amz_date + " is more than " +
-                              std::to_string(options.max_clock_skew.count() / 60000) +
-                              " minutes from the server time " + format_amz_date(options.now));
+                          "Signature expired: " + amz_date + " is now earlier than " +
+                              format_amz_date(options.now - options.max_clock_skew));
+    }
+    if (*when - options.max_clock_skew > options.now) {
+        return make_error(ErrorCode::Forbidden,
+                          "Signature not yet current: " + amz_date + " is still later than " +
+                              format_amz_date(options.now + options.max_clock_skew));
     }
     auto path = percent_decode_path(request.raw_path);
     auto query = parse_query(request.raw_query);
