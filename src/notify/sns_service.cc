@@ -386,6 +386,26 @@ SnsReply SnsService::handle_buffered(const http::Request& request, std::string_v
         params = std::move(std::get<0>(form));
     }
     params.merge(std::get<0>(query));
+    return run(params, caller);
+}
+
+SnsReply SnsService::handle_trusted(std::string_view form_body) {
+    // The limit handle() applies to a request body.
+    if (form_body.size() > options_.max_body_bytes) {
+        return error_reply(sns_error(SnsErrorCode::RequestEntityTooLarge,
+                                     "The request body exceeds the maximum of " +
+                                         std::to_string(options_.max_body_bytes) + " bytes."));
+    }
+    auto form = SnsParams::parse(form_body);
+    if (auto e = error_of(form)) {
+        return error_reply(*e);
+    }
+    Caller caller;
+    caller.access_key = "(trusted)";
+    return run(std::get<0>(form), caller);
+}
+
+SnsReply SnsService::run(const SnsParams& params, const Caller& caller) {
     auto action = params.get("Action");
     if (!action || action->empty()) {
         return error_reply(sns_error(SnsErrorCode::InvalidAction,

@@ -113,6 +113,11 @@ public:
     // that already read it). Authenticates like handle().
     SnsReply handle_buffered(const http::Request& request, std::string_view body);
 
+    // One request of a caller the integrator already authenticated (the web console's signed-in
+    // session): the form body (Action=...&Version=...) is parsed and limited as handle() does and
+    // the action runs with the same validation and errors; only the SigV4 check is skipped.
+    SnsReply handle_trusted(std::string_view form_body);
+
     // GET /_/sns/confirm?TopicArn=..&Token=.. (no signature: the token is the secret). Returns
     // the ConfirmSubscriptionResponse XML, or the ErrorResponse.
     SnsReply confirm_by_token(std::string_view topic_arn, std::string_view token);
@@ -163,6 +168,8 @@ private:
 
     std::optional<SnsError> authenticate(const http::Request& request, std::string_view body,
                                          Caller& caller) const;
+    // Checks Action and Version, runs the action and renders its reply.
+    SnsReply run(const SnsParams& params, const Caller& caller);
     SnsReply reply(std::string_view action, const ActionResult& result) const;
     SnsReply error_reply(const SnsError& error) const;
     ActionResult dispatch(std::string_view action, const SnsParams& params, const Caller& caller);

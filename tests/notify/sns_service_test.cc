@@ -1817,5 +1817,96 @@ TEST_F(SnsServiceTest, ResubscribeLinkRestoresAndRefusesForgeriesAndExpiry) {
               403);
 }
 
+// --- handle_trusted: the web console's already-authenticated caller ---
+
+class SnsTrustedTest : public SnsServiceTest {
+protected:
+    Reply trusted(const std::string& action, Params params = {}) {
+        params.insert(params.begin(), {"Version", "2010-03-31"});
+        params.insert(params.begin(), {"Action", action});
+        return trusted_raw(form_body(params));
+    }
+    Reply trusted_raw(const std::string& body) {
+        auto answer = service_->handle_trusted(body);
+        Reply reply;
+        reply.status = answer.status;
+        reply.body = answer.body;
+        EXPECT_FALSE(answer.request_id.empty());
+        auto parsed = reply.doc->load_string(reply.body.c_str());
+        EXPECT_TRUE(parsed) << reply.body;
+        return reply;
+    }
+};
+
+TEST_F(SnsTrustedTest, RunsActionsWithoutASignature) {
+    auto created = trusted("CreateTopic", {{"Name", "console-topic"}});
+    expect_ok(created, "CreateTopic");
+    std::string topic = created.text("/CreateTopicResponse/CreateTopicResult/TopicArn");
+    EXPECT_EQ(topic, std::string(kPrefixArn) + "console-topic");
+
+    auto subscribed = trusted("Subscribe", {{"TopicArn", topic},
+                                            {"Protocol", "https"},
+                                            {"Endpoint", "https://hooks.example.com/x"}});
+    expect_ok(subscribed, "Subscribe");
+    EXPECT_EQ(subscribed.text("/SubscribeResponse/SubscribeResult/SubscriptionArn"),
+              "pending confirmation");
+    ASSERT_EQ(sink_.pending.size(), 1u);
+
+    auto listed = trusted("ListSubscriptionsByTopic", {{"TopicArn", topic}});
+    expect_ok(listed, "ListSubscriptionsByTopic");
+    const std::string member =
+        "/ListSubscriptionsByTopicResponse/ListSubscriptionsByTopicResult/Subscriptions/member";
+    ASSERT_EQ(listed.count(member), 1u) << listed.body;
+    EXPECT_EQ(listed.text(member + "/Endpoint"), "https://hooks.example.com/x");
+    EXPECT_EQ(listed.text(member + "/SubscriptionArn"), "PendingConfirmation");
+
+    // What the console did is what a signed client sees.
+    auto signed_list = call("ListSubscriptionsByTopic", {{"TopicArn", topic}});
+    EXPECT_EQ(signed_list.count(member), 1u);
+}
+
+TEST_F(SnsTrustedTest, PublishReachesTheSink) {
+    std::string topic = create_topic("console-publish");
+    auto r = trusted("Publish", {{"TopicArn", topic}, {"Subject", "hi"}, {"Message", "hello"}});
+    expect_ok(r, "Publish");
+    ASSERT_EQ(sink_.published.size(), 1u);
+    EXPECT_EQ(sink_.published[0].second.message, "hello");
+    EXPECT_EQ(sink_.published[0].second.subject.value_or(""), "hi");
+    EXPECT_EQ(r.text("/PublishResponse/PublishResult/MessageId"),
+              sink_.published[0].second.message_id);
+}
+
+TEST_F(SnsTrustedTest, ValidationAndErrorsAreTheService) {
+    // The same validation as a signed request: a bad endpoint, an unknown topic.
+    std::string topic = create_topic("console-errors");
+    expect_error(trusted("Subscribe", {{"TopicArn", topic},
+                                       {"Protocol", "https"},
+                                       {"Endpoint", "not a url"}}),
+                 400, "InvalidParameter");
+    expect_error(trusted("ListSubscriptionsByTopic",
+                         {{"TopicArn", std::string(kPrefixArn) + "missing"}}),
+                 404, "NotFound");
+    expect_error(trusted("NoSuchAction"), 400, "InvalidAction", "NoSuchAction");
+    expect_error(trusted_raw("Version=2010-03-31"), 400, "InvalidAction", "Action");
+    expect_error(trusted_raw("Action=ListTopics&Version=2009-01-01"), 400, "InvalidAction");
+    EXPECT_TRUE(sink_.pending.empty());
+}
+
+TEST_F(SnsTrustedTest, MalformedFormGivesSnsErrorXml) {
+    auto bad_escape = trusted_raw("Action=ListTopics&Name=%G1");
+    expect_error(bad_escape, 400, "InvalidParameter", "percent-encoding");
+    EXPECT_TRUE(bad_escape.has("/ErrorResponse/Error/Message"));
+    auto bad_utf8 = trusted_raw("Action=CreateTopic&Name=%FF%FE");
+    expect_error(bad_utf8, 400, "InvalidParameter");
+    EXPECT_TRUE(store_->list_topics(0, 10).value().items.empty());
+}
+
+TEST_F(SnsTrustedTest, BodyLimitIsTheApiLimit) {
+    make_service([](SnsService::Options& o) { o.max_body_bytes = 64; });
+    std::string body = "Action=CreateTopic&Version=2010-03-31&Name=" + std::string(64, 'a');
+    expect_error(trusted_raw(body), 413, "RequestEntityTooLarge", "64 bytes");
+    expect_ok(trusted("CreateTopic", {{"Name", "short"}}), "CreateTopic");
+}
+
 }  // namespace
 }  // namespace pf::notify
