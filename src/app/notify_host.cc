@@ -95,6 +95,50 @@ declared_topics(const std::vector<config::NotifyTopicConfig>& topics) {
 
 }  // namespace
 
+// Every message any publisher sends passes through the service's PublishSink once, so this is
+// the one place that sees them all (Publish, PublishBatch entries and publish_local alike). The
+// observer is read through a shared_ptr taken under a short lock, so a call never runs under it
+// and set_publish_observer() may run at any time.
+class NotifyHost::ObservedSink final : public notify::PublishSink {
+public:
+    explicit ObservedSink(notify::PublishSink& inner) : inner_(inner) {}
+
+    Result<void> on_subscribe_pending(const notify::Subscription& subscription,
+                                      const notify::ConfirmationRequest& confirmation) override {
+        return inner_.on_subscribe_pending(subscription, confirmation);
+    }
+    void on_confirmed(const notify::Subscription& subscription) override {
+        inner_.on_confirmed(subscription);
+    }
+    void on_unsubscribed(const notify::Subscription& subscription, bool topic_deleted) override {
+        inner_.on_unsubscribed(subscription, topic_deleted);
+    }
+    Result<void> publish(const notify::Topic& topic,
+                         const notify::PublishedMessage& message) override {
+        auto published = inner_.publish(topic, message);
+        if (!published) return published;  // the Publish fails: nothing was sent
+        std::shared_ptr<const PublishObserver> observer;
+        {
+            std::lock_guard lock(mutex_);
+            observer = observer_;
+        }
+        if (observer && *observer) (*observer)(message);
+        return published;
+    }
+
+    void set(PublishObserver observer) {
+        auto shared = observer ? std::make_shared<const PublishObserver>(std::move(observer))
+                               : nullptr;
+        std::lock_guard lock(mutex_);
+        observer_ = std::move(shared);
+    }
+
+private:
+    notify::PublishSink& inner_;
+    std::mutex mutex_;
+    std::shared_ptr<const PublishObserver> observer_;
+};
+
 Result<std::unique_ptr<NotifyHost>> NotifyHost::open(const config::ServeConfig& serve,
                                                      const std::filesystem::path& data_dir,
                                                      SecretFor secret_for) {
@@ -191,7 +235,9 @@ Result<std::unique_ptr<NotifyHost>> NotifyHost::open(const config::ServeConfig& 
                                                      [self] { self->dispatcher_->wake(); },
                                                      host->sse_.get());
     options.on_replayed = [self] { self->dispatcher_->wake(); };
-    host->sns_ = std::make_unique<notify::SnsService>(options, *host->store_, *host->fanout_);
+    host->observed_sink_ = std::make_unique<ObservedSink>(*host->fanout_);
+    host->sns_ =
+        std::make_unique<notify::SnsService>(options, *host->store_, *host->observed_sink_);
     if (!serve.notify_topics.empty()) {
         auto declared = host->sns_->apply_declared(declared_topics(serve.notify_topics));
         if (!declared) return declared.error();
@@ -200,6 +246,23 @@ Result<std::unique_ptr<NotifyHost>> NotifyHost::open(const config::ServeConfig& 
 }
 
 NotifyHost::~NotifyHost() { stop(); }
+
+Result<std::vector<std::string>> NotifyHost::topic_arns(std::size_t max) const {
+    std::vector<std::string> arns;
+    std::int64_t after = 0;
+    while (arns.size() < max) {
+        auto page = store_->list_topics(after, std::min<std::size_t>(100, max - arns.size()));
+        if (!page) return page.error();
+        for (const auto& topic : page->items) arns.push_back(topic.arn);
+        if (!page->next_after) break;
+        after = *page->next_after;
+    }
+    return arns;
+}
+
+void NotifyHost::set_publish_observer(PublishObserver observer) {
+    observed_sink_->set(std::move(observer));
+}
 
 void NotifyHost::start(const std::string& listening_url) {
     {

@@ -56,8 +56,23 @@ public:
         return sns_->publish_local(topic_arn, subject, message);
     }
     std::string topic_arn(std::string_view name) const { return sns_->topic_arn(name); }
+
+    // One SNS Query API request (form body) of a caller serve already authenticated: the web
+    // console's signed-in session. The reply is the service's own XML.
+    notify::SnsReply handle_console_sns(std::string_view form_body) {
+        return sns_->handle_trusted(form_body);
+    }
+
+    // Called once for every message published on any topic (API Publish and PublishBatch
+    // entries, publish_local, hence S3 event envelopes too), after its deliveries are persisted,
+    // on the publishing thread: it must be thread-safe and quick. Replaces any previous observer;
+    // an empty function removes it.
+    using PublishObserver = std::function<void(const notify::PublishedMessage&)>;
+    void set_publish_observer(PublishObserver observer);
     // Delivery counters and queue gauges on /_/metrics.
     void register_metrics(MetricsRegistry& metrics);
+    // The ARNs of the topics, in creation order (at most `max`).
+    Result<std::vector<std::string>> topic_arns(std::size_t max) const;
     // Whether a topic exists (the destination check of bucket notification configurations).
     bool has_topic(const std::string& arn) const {
         auto topic = store_->get_topic(arn);
@@ -82,6 +97,9 @@ private:
     SecretFor secret_for_;
     std::unique_ptr<notify::SseHub> sse_;  // before fanout_, which points at it
     std::unique_ptr<notify::Fanout> fanout_;
+    // The sink the SNS service publishes to: the fan-out, then the publish observer.
+    class ObservedSink;
+    std::unique_ptr<ObservedSink> observed_sink_;
     std::unique_ptr<notify::SnsService> sns_;
     bool started_ = false;
 };

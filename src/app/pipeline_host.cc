@@ -1,5 +1,6 @@
 #include "app/pipeline_host.h"
 
+#include "aws/s3_event.h"
 #include "base/logging.h"
 #include "imaging/recipe_parser.h"
 
@@ -46,6 +47,72 @@ std::string attempt_outcome(const lambda::Completion& c) {
     if (c.error_type == "Sandbox.Timedout") return "timeout";
     if (c.error_type == "Runtime.ExitError") return "crash";
     return "error";
+}
+
+// `text` cut to at most `max` bytes of valid UTF-8 (an invalid byte becomes '?'): error messages
+// come from the function, and the console shows them as JSON strings.
+std::string readable(std::string_view text, std::size_t max) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        auto c = static_cast<unsigned char>(text[i]);
+        std::size_t n = c < 0x80           ? 1
+                        : (c >> 5) == 0x6  ? 2
+                        : (c >> 4) == 0xE  ? 3
+                        : (c >> 3) == 0x1E ? 4
+                                           : 0;
+        bool valid = n > 0 && i + n <= text.size();
+        for (std::size_t k = 1; valid && k < n; ++k) {
+            valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+        }
+        if (!valid) n = 1;
+        if (out.size() + n > max) {
+            out += "...";
+            break;
+        }
+        if (valid) {
+            out.append(text.substr(i, n));
+        } else {
+            out.push_back('?');
+        }
+        i += n;
+    }
+    return out;
+}
+
+// Why an invocation became a dead letter, for a person.
+std::string dead_letter_reason(const lambda::Completion& c) {
+    constexpr std::size_t kMaxDetail = 500;
+    using lambda::DeadLetterCondition;
+    const auto condition = c.condition.value_or(DeadLetterCondition::RetriesExhausted);
+    // Without a function error the error type is the condition's name.
+    const bool has_error = !c.error_type.empty() && c.error_type != lambda::to_string(condition);
+    std::string error;
+    if (has_error) {
+        // The function's message says it best ("Not a supported image ..."); else its type.
+        if (!c.error_message.empty()) {
+            error = readable(c.error_message, kMaxDetail);
+        } else if (c.error_type == "Sandbox.Timedout") {
+            error = "timed out";
+        } else if (c.error_type == "Runtime.ExitError") {
+            error = "the worker process crashed";
+        } else {
+            error = readable(c.error_type, 100);
+        }
+    }
+    switch (condition) {
+    case DeadLetterCondition::Rejected:
+        return "rejected by the function" + (error.empty() ? std::string() : ": " + error);
+    case DeadLetterCondition::RetriesExhausted:
+        return "failed " + std::to_string(c.attempt) + (c.attempt == 1 ? " time" : " times") +
+               (error.empty() ? std::string() : " (last: " + error + ")");
+    case DeadLetterCondition::EventAgeExceeded:
+        return "not retried: the event outlived serve.function.max_event_age_seconds" +
+               (error.empty() ? std::string() : " (last: " + error + ")");
+    case DeadLetterCondition::RecursionDetected:
+        return "stopped: the function's own writes triggered it again (a recursive loop)";
+    }
+    return error;
 }
 
 }  // namespace
@@ -289,6 +356,7 @@ Result<void> PipelineHost::start(const std::string& url) {
     if (auto started = host_->start(); !started) {
         return started.error();
     }
+    running_host_ = host_.get();
     auto* host_ptr = host_.get();
     in_.metrics->gauge_callback(
         "photoflux_function_queue_depth", "Invocations queued (due, or waiting for a retry).",
@@ -367,6 +435,18 @@ void PipelineHost::on_completion(const lambda::Completion& c) {
                   {{"function", c.function}})
             .add();
     }
+    if (c.outcome != lambda::CompletionOutcome::Retrying) {
+        const bool dead = c.outcome == lambda::CompletionOutcome::DeadLettered;
+        if (auto observer = photo_observer()) {
+            auto photos = invocation_finished(c.request_id, dead);
+            if (dead && observer->dead_lettered && !photos.empty()) {
+                const std::string reason = dead_letter_reason(c);
+                for (const auto& p : photos) {
+                    observer->dead_lettered(p.bucket, p.key, p.etag, reason);
+                }
+            }
+        }
+    }
     if (c.outcome == lambda::CompletionOutcome::DeadLettered) {
         std::string condition = c.condition ? std::string(lambda::to_string(*c.condition)) : "";
         m.counter("photoflux_function_dead_letters_total",
@@ -395,7 +475,16 @@ Result<void> PipelineHost::dispatch(const storage::OutboxEntry& entry) {
     }
     std::string destination = *kind == events::DestinationKind::Function ? "function" : "topic";
     if (*kind == events::DestinationKind::Function) {
+        // The photos are read before the invoke: a fast outcome may arrive before it returns.
+        const bool observed = photo_observer() != nullptr;
+        std::vector<PhotoRef> photos;
+        if (observed) {
+            photos = photos_of(entry.payload);
+            std::lock_guard lock(photos_mutex_);
+            ++dispatching_;
+        }
         auto id = host_->invoke_async(entry.target, entry.payload, entry.trace_id);
+        if (observed) invocation_started(id ? *id : std::string(), std::move(photos));
         if (!id) {
             if (id.error().code == ErrorCode::NotFound) {
                 return dropped("function_not_found", id.error().message);
@@ -432,6 +521,121 @@ Result<void> PipelineHost::dispatch(const storage::OutboxEntry& entry) {
                 latency_buckets())
         .observe(std::max<std::int64_t>(0, now_ms() - entry.created_ms) / 1000.0);
     return {};
+}
+
+void PipelineHost::set_photo_observer(PhotoObserver observer) {
+    auto shared = std::make_shared<const PhotoObserver>(std::move(observer));
+    std::lock_guard lock(photos_mutex_);
+    observer_ = std::move(shared);
+}
+
+std::shared_ptr<const PipelineHost::PhotoObserver> PipelineHost::photo_observer() const {
+    std::lock_guard lock(photos_mutex_);
+    return observer_;
+}
+
+std::vector<PipelineHost::PhotoRef> PipelineHost::photos_of(const std::string& payload) {
+    constexpr std::size_t kMaxRecords = 100;  // S3 sends one record per event
+    std::vector<PhotoRef> photos;
+    auto event = aws::parse_s3_event(payload);  // keys come back form-decoded
+    if (!event) return photos;
+    for (const auto& record : event->records) {
+        // A removal is handed to the function too (it deletes the derivatives): not a photo to
+        // watch.
+        if (!record.event_name.starts_with("ObjectCreated") || record.etag.empty()) continue;
+        if (photos.size() == kMaxRecords) break;
+        photos.push_back({record.bucket, record.key, record.etag});
+    }
+    return photos;
+}
+
+void PipelineHost::invocation_started(const std::string& request_id, std::vector<PhotoRef> photos) {
+    std::shared_ptr<const PhotoObserver> observer;
+    {
+        std::lock_guard lock(photos_mutex_);
+        if (dispatching_ > 0) --dispatching_;
+        const bool finished = !request_id.empty() && finished_early_.erase(request_id) > 0;
+        if (dispatching_ == 0) finished_early_.clear();  // nobody else is waiting for a marker
+        if (request_id.empty() || finished || photos.empty()) return;
+        const std::uint64_t seq = ++remembered_seq_;
+        remembered_[request_id] = Remembered{seq, photos};
+        remembered_order_.emplace_back(request_id, seq);
+        while (remembered_order_.size() > kMaxRemembered) {
+            const auto& [oldest, oldest_seq] = remembered_order_.front();
+            auto it = remembered_.find(oldest);
+            if (it != remembered_.end() && it->second.seq == oldest_seq) {
+                remembered_.erase(it);
+            }
+            remembered_order_.pop_front();
+        }
+        observer = observer_;
+    }
+    if (observer && observer->processing) {
+        for (const auto& p : photos) observer->processing(p.bucket, p.key, p.etag);
+    }
+}
+
+std::vector<PipelineHost::PhotoRef> PipelineHost::invocation_finished(const std::string& request_id,
+                                                                      bool dead_lettered) {
+    {
+        std::lock_guard lock(photos_mutex_);
+        if (auto it = remembered_.find(request_id); it != remembered_.end()) {
+            auto photos = std::move(it->second.photos);
+            remembered_.erase(it);  // its entry in remembered_order_ no longer matches: skipped
+            return photos;
+        }
+        if (dispatching_ > 0) finished_early_.insert(request_id);
+    }
+    if (!dead_lettered) return {};
+    // Not remembered: read the event back from the dead letter just written (newest first).
+    constexpr std::size_t kLookBack = 100;
+    auto* host = running_host_.load();
+    if (!host) return {};
+    auto letters = host->dead_letters(in_.serve->function_name, kLookBack);
+    if (!letters) return {};
+    for (const auto& letter : *letters) {
+        if (letter.invocation.request_id == request_id) return photos_of(letter.invocation.payload);
+    }
+    return {};
+}
+
+Result<std::vector<lambda::StoredDeadLetter>>
+PipelineHost::function_dead_letters(std::size_t limit) {
+    auto* host = running_host_.load();
+    if (!host) return make_error(ErrorCode::Unavailable, "the function host is not running");
+    return host->dead_letters(in_.serve->function_name, limit);
+}
+
+Result<std::size_t>
+PipelineHost::replay_function_dead_letters(const std::vector<std::string>& request_ids) {
+    auto* host = running_host_.load();
+    if (!host) return make_error(ErrorCode::Unavailable, "the function host is not running");
+    // The photos of the letters about to be replayed, to report them processing again.
+    std::vector<std::pair<std::string, std::vector<PhotoRef>>> replaying;
+    const bool observed = photo_observer() != nullptr;
+    if (observed) {
+        constexpr std::size_t kMaxReported = 1000;
+        auto letters = host->dead_letters(in_.serve->function_name, kMaxReported);
+        if (letters) {
+            for (const auto& letter : *letters) {
+                const auto& id = letter.invocation.request_id;
+                if (request_ids.empty() ||
+                    std::find(request_ids.begin(), request_ids.end(), id) != request_ids.end()) {
+                    replaying.emplace_back(id, photos_of(letter.invocation.payload));
+                }
+            }
+        }
+        std::lock_guard lock(photos_mutex_);
+        dispatching_ += replaying.size();
+    }
+    auto replayed = host->replay(request_ids, in_.serve->function_name);
+    for (auto& [id, photos] : replaying) {
+        invocation_started(replayed ? id : std::string(), std::move(photos));
+    }
+    if (replayed && *replayed > 0) {
+        logger()->info("event=function_dead_letters_replayed count={}", *replayed);
+    }
+    return replayed;
 }
 
 void PipelineHost::pump() {

@@ -22,12 +22,17 @@
 #include "lambda/lambda_api.h"
 #include "storage/disk_store.h"
 
+#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace pf::app {
 
@@ -68,6 +73,29 @@ public:
     // after the server stopped (then it returns at once). Thread-safe.
     void stop();
 
+    // What the web console learns of the function's work. `processing`: an S3 event of a created
+    // object was handed to the function host (once per event, not per attempt; again when a
+    // dead letter is replayed). `dead_lettered`: the invocation of such an event became a dead
+    // letter; `reason` is readable ("failed 3 times: ...", "not a photo: ..."). Called from the
+    // pump and the function host's threads, never under a lock of this class: both must be
+    // thread-safe and quick. Either may be empty.
+    struct PhotoObserver {
+        std::function<void(const std::string& bucket, const std::string& key,
+                           const std::string& etag)>
+            processing;
+        std::function<void(const std::string& bucket, const std::string& key,
+                           const std::string& etag, const std::string& reason)>
+            dead_lettered;
+    };
+    // Replaces any previous observer; thread-safe.
+    void set_photo_observer(PhotoObserver observer);
+
+    // The function's dead letters, newest first (at most `limit`); Unavailable before start().
+    Result<std::vector<lambda::StoredDeadLetter>> function_dead_letters(std::size_t limit = 1000);
+    // Replays the function's dead letters with these request ids (none: all of them); returns how
+    // many went back into the queue. Their photos are reported `processing` again.
+    Result<std::size_t> replay_function_dead_letters(const std::vector<std::string>& request_ids);
+
     static bool is_lambda_request(const http::Request& request) {
         return lambda::LambdaApi::is_lambda_request(request);
     }
@@ -85,10 +113,26 @@ private:
     // An error: retry later.
     Result<void> dispatch(const storage::OutboxEntry& entry);
 
+    // The photos (created objects) an S3 event payload names; empty when it names none.
+    struct PhotoRef {
+        std::string bucket;
+        std::string key;
+        std::string etag;
+    };
+    static std::vector<PhotoRef> photos_of(const std::string& payload);
+    // Remembers the photos of an invocation handed to the function host and reports them
+    // `processing`, unless it already completed (a fast failure, a recursion stop).
+    void invocation_started(const std::string& request_id, std::vector<PhotoRef> photos);
+    // The photos of a finished invocation (forgotten now); for a dead letter not remembered (an
+    // earlier run's, or one that finished before invocation_started), read from the dead letters.
+    std::vector<PhotoRef> invocation_finished(const std::string& request_id, bool dead_lettered);
+    std::shared_ptr<const PhotoObserver> photo_observer() const;
+
     Inputs in_;
     std::string function_arn_;
     std::shared_ptr<events::EventRouter> router_;
     std::unique_ptr<lambda::FunctionHost> host_;
+    std::atomic<lambda::FunctionHost*> running_host_{nullptr};  // host_ once started
     std::unique_ptr<lambda::LambdaApi> api_;
 
     std::mutex lifecycle_mutex_;  // start() and stop() one at a time
@@ -97,6 +141,23 @@ private:
     bool stopping_ = false;
     bool pending_ = false;  // the listener fired since the pump last looked
     std::thread pump_thread_;
+
+    // The console's view of invocations: request id -> the photos of its event, for invocations
+    // not finished yet. Bounded: the oldest are forgotten first (their dead letter, if any, is
+    // then read back from the store).
+    static constexpr std::size_t kMaxRemembered = 10'000;
+    mutable std::mutex photos_mutex_;
+    std::shared_ptr<const PhotoObserver> observer_;
+    struct Remembered {
+        std::uint64_t seq = 0;
+        std::vector<PhotoRef> photos;
+    };
+    std::unordered_map<std::string, Remembered> remembered_;
+    std::deque<std::pair<std::string, std::uint64_t>> remembered_order_;  // oldest first
+    std::uint64_t remembered_seq_ = 0;
+    std::size_t dispatching_ = 0;  // invokes / replays whose invocation_started() is still due
+    // Invocations that finished before invocation_started() saw them (bounded likewise).
+    std::unordered_set<std::string> finished_early_;
 };
 
 }  // namespace pf::app

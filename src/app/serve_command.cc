@@ -1,5 +1,6 @@
 #include "app/serve_command.h"
 
+#include "app/console_settings.h"
 #include "app/credentials.h"
 #include "app/notify_host.h"
 #include "app/pipeline_host.h"
@@ -8,6 +9,7 @@
 #include "crypto/random.h"
 #include "base/file_io.h"
 #include "base/logging.h"
+#include "console/console_api.h"
 #include "http/server.h"
 #include "s3api/s3_service.h"
 #include "storage/disk_store.h"
@@ -119,6 +121,17 @@ std::string_view internal_operation(std::string_view path) {
     return "other";
 }
 
+// The metrics label of a console request: a fixed, small set (never the raw path).
+std::string_view console_operation(std::string_view path) {
+    constexpr std::string_view kAssets = "/_/console/assets/";
+    constexpr std::string_view kEvents = "/_/console/api/events";
+    constexpr std::string_view kApi = "/_/console/api/";
+    if (path.starts_with(kAssets)) return "asset";
+    if (path == kEvents) return "events";
+    if (path.starts_with(kApi)) return "api";
+    return "page";
+}
+
 std::vector<std::string> list_setting(const std::string& text) { return s3api::split_list(text); }
 
 s3api::S3Options s3_options(const config::ServeConfig& serve) {
@@ -164,7 +177,7 @@ void raise_descriptor_limit(std::size_t max_connections) {
 
 void print_banner(const std::string& url, const config::ServeConfig& serve,
                   const std::filesystem::path& data_dir, const ApiCredentials& credentials,
-                  bool print_secret, const std::vector<std::string>& rules) {
+                  bool print_secret, const std::vector<std::string>& rules, bool show_console) {
     bool show = print_secret || credentials.source == ApiCredentials::Source::Generated;
     std::string secret_note;
     switch (credentials.source) {
@@ -188,8 +201,12 @@ void print_banner(const std::string& url, const config::ServeConfig& serve,
               << "  bucket:        " << bucket << "\n"
               << "  access key id: " << credentials.access_key_id << "\n"
               << "  secret key:    " << (show ? credentials.secret_access_key + "  " + secret_note : secret)
-              << "\n"
-              << "  try:           AWS_ACCESS_KEY_ID=" << credentials.access_key_id
+              << "\n";
+    if (show_console) {
+        std::cout << "  console:       " << url << console::kConsolePath
+                  << " (sign in with the access key id and secret)\n";
+    }
+    std::cout << "  try:           AWS_ACCESS_KEY_ID=" << credentials.access_key_id
               << " AWS_SECRET_ACCESS_KEY=" << (show ? credentials.secret_access_key : "...")
               << " aws --endpoint-url " << url << " s3 cp photo.jpg s3://" << bucket << "/"
               << serve.function_trigger_prefix << "\n";
@@ -303,6 +320,9 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
         return credential_store.secret_for(key);
     };
     storage::ObjectStore& store_ref = **store;
+    // Declared before the hosts it reports on, so it is destroyed after them: their observers
+    // call into it until they stop.
+    std::unique_ptr<console::ConsoleApi> console;
 
     // The function's topic exists from the start (zero config: photo-events).
     if (!serve.function_topic.empty() &&
@@ -342,6 +362,79 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
         return pipeline_ref.destination_exists(kind, arn);
     };
     s3api::S3Service s3(**store, credential_store, s3_opts);
+
+    // The web console (docs/console.md): a client of the same services, wired here.
+    std::string endpoint_url;  // set once the server listens, before it serves a request
+    if (serve.console_enabled) {
+        console::ConsoleOptions console_options;
+        console_options.region = serve.region;
+        console_options.secure_cookie = tls.has_value();
+        for (const auto& user : serve.console_users) {
+            console_options.users.push_back({user.name, user.password});
+        }
+        console_options.max_object_bytes = serve.max_object_bytes;
+        auto& layout = console_options.layout;
+        layout.default_bucket = serve.default_bucket;
+        layout.upload_prefix = serve.function_trigger_prefix;
+        layout.output_bucket = serve.function_output_bucket;
+        layout.output_prefix = serve.function_output_prefix;
+        layout.topic_arn =
+            serve.function_topic.empty() ? std::string() : notify_ref.topic_arn(serve.function_topic);
+        layout.function_name = serve.function_name;
+
+        console::ConsoleServices services;
+        services.store = &store_ref;
+        // People sign in with serve's API key pair only (the function workers' pair is theirs).
+        services.secret_for = [api = *credentials](std::string_view key) -> std::optional<std::string> {
+            if (key == api.access_key_id) return api.secret_access_key;
+            return std::nullopt;
+        };
+        services.api_credentials = {credentials->access_key_id, credentials->secret_access_key, ""};
+        services.sns = [&notify_ref](std::string_view form_body) {
+            return notify_ref.handle_console_sns(form_body);
+        };
+        services.function_dead_letters = [&pipeline_ref] {
+            return pipeline_ref.function_dead_letters();
+        };
+        services.replay_function_dead_letters = [&pipeline_ref](const std::vector<std::string>& ids) {
+            return pipeline_ref.replay_function_dead_letters(ids);
+        };
+        ConsoleSettingsInputs settings;
+        settings.serve = &serve;
+        settings.data_dir = data_dir;
+        settings.endpoint = [&endpoint_url] { return endpoint_url; };
+        settings.buckets = [&store_ref]() -> Result<std::vector<std::string>> {
+            auto buckets = store_ref.list_buckets();
+            if (!buckets) return buckets.error();
+            std::vector<std::string> names;
+            for (const auto& b : *buckets) names.push_back(b.name);
+            return names;
+        };
+        settings.rules = [&pipeline_ref](const std::string& bucket) {
+            return pipeline_ref.describe_rules(bucket);
+        };
+        settings.topics = [&notify_ref] { return notify_ref.topic_arns(1000); };
+        settings.function_topic_arn = layout.topic_arn;
+        services.settings = console_settings(std::move(settings));
+        console = std::make_unique<console::ConsoleApi>(std::move(console_options),
+                                                        std::move(services));
+
+        console::ConsoleApi* feed = console.get();
+        notify_ref.set_publish_observer([feed](const notify::PublishedMessage& m) {
+            feed->message_published(m.topic_arn, m.message_id, m.subject.value_or(""), m.message,
+                                    m.timestamp);
+        });
+        PipelineHost::PhotoObserver photos;
+        photos.processing = [feed](const std::string& bucket, const std::string& key,
+                                   const std::string& etag) {
+            feed->photo_processing(bucket, key, etag);
+        };
+        photos.dead_lettered = [feed](const std::string& bucket, const std::string& key,
+                                      const std::string& etag, const std::string& reason) {
+            feed->photo_dead_lettered(bucket, key, etag, reason);
+        };
+        pipeline_ref.set_photo_observer(std::move(photos));
+    }
     RequestMetrics request_metrics(metrics);
     std::atomic<bool> ready{false};
 
@@ -356,6 +449,13 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     auto server = http::Server::listen(
         host, static_cast<std::uint16_t>(port), limits,
         [&](const http::Request& request, http::RequestBody& body, http::Response& response) {
+            if (console && console::ConsoleApi::is_console_path(request.path())) {
+                request_metrics.observe("console", console_operation(request.path()), body,
+                                        response, [&](http::RequestBody& b, http::Response& r) {
+                                            console->handle(request, b, r);
+                                        });
+                return;
+            }
             if (request.path().starts_with("/_/lambda/")) {
                 request_metrics.observe("lambda", "DeadLetters", body, response,
                                         [&](http::RequestBody& b, http::Response& r) {
@@ -388,6 +488,15 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                                         });
                 return;
             }
+            // A browser opening the root URL gets the console; S3 clients sign their requests
+            // and still get ListBuckets.
+            if (console && console::ConsoleApi::is_browser_root_request(request)) {
+                request_metrics.observe("console", "page", body, response,
+                                        [&](http::RequestBody&, http::Response& r) {
+                                            console::ConsoleApi::redirect_to_console(r);
+                                        });
+                return;
+            }
             // The operation is known once S3Service parsed the address: the label is read after.
             std::string_view operation = "Invalid";
             request_metrics.observe("s3", [&] { return operation; }, body, response,
@@ -408,8 +517,9 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     std::string url = std::string(tls ? "https://" : "http://") + display_host(host) + ":" +
                       std::to_string((*server)->port());
 
+    endpoint_url = url;
     std::thread signal_thread([&signals, &ready, srv = server->get(), notify_streams = &notify_ref,
-                               pipeline = &pipeline_ref] {
+                               pipeline = &pipeline_ref, console_streams = console.get()] {
         int received = 0;
         sigwait(&signals, &received);
         ready = false;  // /_/ready answers 503 from now on: load balancers stop sending work
@@ -421,6 +531,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
         // Event streams never finish by themselves: end them first (and refuse new ones), so
         // run() can return once the other in-flight requests are done.
         notify_streams->close_streams();
+        if (console_streams) console_streams->close_streams();
         srv->stop();
         sigwait(&signals, &received);
         logger()->warn("second signal={}: exiting without waiting", received);
@@ -434,11 +545,12 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
                   << started.error().message << "\n";
         (*server)->stop();
         notify_ref.stop();
+        if (console) console->close_streams();
         return 2;
     }
     ready = true;
     print_banner(url, serve, data_dir, *credentials, options.print_credentials,
-                 pipeline_ref.describe_rules(serve.default_bucket));
+                 pipeline_ref.describe_rules(serve.default_bucket), console != nullptr);
     if (!options.ready_file.empty()) {
         if (auto written = write_file_atomic(options.ready_file, url + "\n"); !written) {
             std::cerr << "photoflux serve: cannot write the ready file: " << written.error().message
@@ -451,6 +563,7 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     ready = false;
     pipeline_ref.stop();
     notify_ref.stop();
+    if (console) console->close_streams();
     logger()->info("stopped");
     return 0;
 }

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <charconv>
 #include <functional>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <vector>
@@ -270,6 +272,14 @@ const std::vector<Setting>& settings() {
          "protocol (http, https, email, email-json), endpoint, raw, filter_policy,\n"
          "filter_policy_scope, delivery_policy (policies as JSON strings or mappings)",
          [](const Config&) { return std::string("[]"); }, nullptr},
+        bool_setting("serve.console.enabled", "PF_SERVE_CONSOLE_ENABLED",
+                     "serve the web console at /_/console/ (a browser opening / is sent there)",
+                     &ServeConfig::console_enabled),
+        {"serve.console.users", "",
+         "people who may sign in to the web console besides the holder of the API key pair\n"
+         "(file only; passwords of at least 8 characters, names unique). Example:\n"
+         "  - {name: alice, password: \"correct horse battery\"}",
+         [](const Config&) { return std::string("[]"); }, nullptr},
         text_setting("serve.function.name", "PF_SERVE_FUNCTION_NAME",
                      "name of the photo function (its ARN is arn:aws:lambda:<region>:000000000000:"
                      "function:<name>)",
@@ -372,6 +382,88 @@ void unknown_keys(const YAML::Node& node, const std::string& prefix,
     }
 }
 
+constexpr std::size_t kMaxConsoleUsers = 100;
+constexpr std::size_t kMaxConsoleUserName = 64;
+constexpr std::size_t kMinConsolePassword = 8;
+constexpr std::size_t kMaxConsolePassword = 1024;
+
+// serve.console.users: a list of {name, password}. Every problem is listed; a password is never
+// quoted in a message.
+void parse_console_users(const YAML::Node& node, const std::string& path,
+                         std::vector<ConsoleUserConfig>& out, std::vector<std::string>& problems) {
+    if (!node || node.IsNull()) return;
+    if (!node.IsSequence()) {
+        problems.push_back(path + ": must be a list of users ({name, password})");
+        return;
+    }
+    if (node.size() > kMaxConsoleUsers) {
+        problems.push_back(path + ": at most " + std::to_string(kMaxConsoleUsers) +
+                           " users, not " + std::to_string(node.size()));
+        return;
+    }
+    std::map<std::string, std::size_t> seen;  // name -> first index
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const std::string where = path + "[" + std::to_string(i) + "]";
+        const YAML::Node item = node[i];
+        if (!item.IsMap()) {
+            problems.push_back(where + ": must be a mapping (name, password)");
+            continue;
+        }
+        for (const auto& entry : item) {
+            auto key = entry.first.as<std::string>("");
+            if (key != "name" && key != "password") {
+                problems.push_back(where + "." + key + ": unknown setting (known: name, password)");
+            }
+        }
+        auto scalar = [&](const char* name) -> std::optional<std::string> {
+            YAML::Node value = item[name];
+            if (!value || value.IsNull()) {
+                problems.push_back(where + "." + name + ": missing");
+                return std::nullopt;
+            }
+            if (!value.IsScalar()) {
+                problems.push_back(where + "." + name + ": must be a single value");
+                return std::nullopt;
+            }
+            return value.Scalar();
+        };
+        auto name = scalar("name");
+        auto password = scalar("password");
+        bool valid = name && password;
+        if (name) {
+            bool printable = !name->empty();
+            for (char c : *name) {
+                auto u = static_cast<unsigned char>(c);
+                printable = printable && u > 0x20 && u != 0x7f;
+            }
+            if (!printable || name->size() > kMaxConsoleUserName) {
+                problems.push_back(where + ".name: must be 1 to " +
+                                   std::to_string(kMaxConsoleUserName) +
+                                   " characters without spaces or control characters");
+                valid = false;
+            } else if (auto [it, fresh] = seen.emplace(*name, i); !fresh) {
+                problems.push_back(where + ".name: " + *name + " is already the name of " + path +
+                                   "[" + std::to_string(it->second) + "]");
+                valid = false;
+            }
+        }
+        if (password) {
+            if (password->size() < kMinConsolePassword) {
+                problems.push_back(where + ".password: must be at least " +
+                                   std::to_string(kMinConsolePassword) + " characters");
+                valid = false;
+            } else if (password->size() > kMaxConsolePassword) {
+                problems.push_back(where + ".password: must be at most " +
+                                   std::to_string(kMaxConsolePassword) + " characters");
+                valid = false;
+            }
+        }
+        if (valid) {
+            out.push_back({*name, *password});
+        }
+    }
+}
+
 }  // namespace
 
 const char* to_string(FailOn level) {
@@ -421,6 +513,9 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
                             config.serve.notify_topics, problems);
         parse_bucket_notifications(find(root, "serve.notifications"), "serve.notifications",
                                    config.serve.notifications, problems);
+        parse_console_users(find(root, "serve.console.users"), "serve.console.users",
+                            config.serve.console_users, problems);
+        config.serve.config_file = file->string();
     }
     for (const auto& s : settings()) {
         auto it = env.find(std::string(s.env));
@@ -495,6 +590,17 @@ std::string describe_settings(const Config& loaded) {
             if (s.path == "serve.notify.topics" && !loaded.serve.notify_topics.empty()) {
                 out << indent << "# the loaded configuration declares "
                     << summarize_notify_topics(loaded.serve.notify_topics) << "\n";
+            }
+            if (s.path == "serve.console.users" && !loaded.serve.console_users.empty()) {
+                // Names only: `photoflux config` output may be pasted anywhere.
+                std::string names;
+                for (const auto& u : loaded.serve.console_users) {
+                    names += (names.empty() ? "" : ", ") + u.name;
+                }
+                out << indent << "# the loaded configuration declares "
+                    << loaded.serve.console_users.size()
+                    << (loaded.serve.console_users.size() == 1 ? " user: " : " users: ") << names
+                    << "\n";
             }
             if (s.path == "serve.notifications" && !loaded.serve.notifications.empty()) {
                 out << indent << "# the loaded configuration declares "

@@ -13,6 +13,12 @@
 
 namespace pf::config {
 
+// A person who may sign in to the web console with a name and password (serve.console.users).
+struct ConsoleUserConfig {
+    std::string name;
+    std::string password;
+};
+
 struct ServeConfig {
     std::string listen = "127.0.0.1:9000";
     std::string data_dir = "photoflux-data";
@@ -82,6 +88,15 @@ struct ServeConfig {
 
     // serve.notifications (file only): bucket notification rules put in place at every start.
     std::vector<BucketNotificationRule> notifications;
+
+    // The web console at /_/console/ (docs/console.md). Anyone holding the API key pair may sign
+    // in; serve.console.users (file only) adds people with a name and password.
+    bool console_enabled = true;
+    std::vector<ConsoleUserConfig> console_users;
+
+    // Not a setting: the config file these settings were read from, as given on the command line
+    // (empty: none). load_config() fills it in; the console's settings page shows it.
+    std::string config_file;
 };
 
 }  // namespace pf::config

@@ -354,5 +354,115 @@ TEST(Config, DescriptionOpensEachSectionOnce) {
     EXPECT_TRUE(opened.contains("serve.function"));
 }
 
+TEST(Config, ConsoleEnabledByDefaultAndFromFileAndEnvironment) {
+    auto defaults = load_config(std::nullopt, {});
+    ASSERT_TRUE(defaults.has_value());
+    EXPECT_TRUE(defaults->serve.console_enabled);
+    EXPECT_TRUE(defaults->serve.console_users.empty());
+    EXPECT_TRUE(defaults->serve.config_file.empty());
+
+    auto file = write_temp("serve:\n  console:\n    enabled: false\n");
+    auto off = load_config(file, {});
+    auto env_wins = load_config(file, {{"PF_SERVE_CONSOLE_ENABLED", "true"}});
+    ASSERT_TRUE(off.has_value()) << off.error().message;
+    EXPECT_FALSE(off->serve.console_enabled);
+    EXPECT_EQ(off->serve.config_file, file.string());
+    ASSERT_TRUE(env_wins.has_value()) << env_wins.error().message;
+    EXPECT_TRUE(env_wins->serve.console_enabled);
+    std::filesystem::remove(file);
+
+    auto bad = load_config(std::nullopt, {{"PF_SERVE_CONSOLE_ENABLED", "maybe"}});
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("PF_SERVE_CONSOLE_ENABLED: must be true or false"),
+              std::string::npos)
+        << bad.error().message;
+}
+
+TEST(Config, ConsoleUsersFromTheFile) {
+    auto file = write_temp(R"(serve:
+  console:
+    users:
+      - {name: alice, password: "tr0ub4dor & 3"}
+      - name: bob
+        password: 12345678
+)");
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    const auto& users = c->serve.console_users;
+    ASSERT_EQ(users.size(), 2u);
+    EXPECT_EQ(users[0].name, "alice");
+    EXPECT_EQ(users[0].password, "tr0ub4dor & 3");
+    EXPECT_EQ(users[1].name, "bob");
+    EXPECT_EQ(users[1].password, "12345678");
+    // `photoflux config` names the users, never their passwords.
+    std::string described = describe_settings(*c);
+    EXPECT_NE(described.find("declares 2 users: alice, bob"), std::string::npos) << described;
+    EXPECT_EQ(described.find("tr0ub4dor"), std::string::npos);
+    EXPECT_EQ(described.find("12345678"), std::string::npos);
+}
+
+TEST(Config, ConsoleUsersListEveryProblem) {
+    auto file = write_temp(R"(serve:
+  console:
+    users:
+      - {name: alice, password: short}
+      - {name: alice, password: "long enough"}
+      - {password: "long enough"}
+      - {name: "has space", password: "long enough", role: admin}
+      - {name: [x], password: {a: b}}
+      - just-a-string
+)");
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_FALSE(c.has_value());
+    const std::string& m = c.error().message;
+    for (std::string expected :
+         {"serve.console.users[0].password: must be at least 8 characters",
+          "serve.console.users[1].name: alice is already the name of serve.console.users[0]",
+          "serve.console.users[2].name: missing",
+          "serve.console.users[3].name: must be 1 to 64 characters",
+          "serve.console.users[3].role: unknown setting",
+          "serve.console.users[4].name: must be a single value",
+          "serve.console.users[4].password: must be a single value",
+          "serve.console.users[5]: must be a mapping"}) {
+        EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n---\n" << m;
+    }
+    EXPECT_EQ(m.find("short"), std::string::npos) << "a password was quoted: " << m;
+
+    auto not_a_list = write_temp("serve:\n  console:\n    users: alice\n");
+    auto scalar = load_config(not_a_list, {});
+    std::filesystem::remove(not_a_list);
+    ASSERT_FALSE(scalar.has_value());
+    EXPECT_NE(scalar.error().message.find("serve.console.users: must be a list of users"),
+              std::string::npos)
+        << scalar.error().message;
+
+    std::string many = "serve:\n  console:\n    users:\n";
+    for (int i = 0; i < 101; ++i) {
+        many += "      - {name: u" + std::to_string(i) + ", password: password}\n";
+    }
+    auto too_many_file = write_temp(many);
+    auto too_many = load_config(too_many_file, {});
+    std::filesystem::remove(too_many_file);
+    ASSERT_FALSE(too_many.has_value());
+    EXPECT_NE(too_many.error().message.find("serve.console.users: at most 100 users"),
+              std::string::npos)
+        << too_many.error().message;
+}
+
+TEST(Config, ConsoleDescribedWithItsVariableAndParsesBack) {
+    std::string text = describe_settings();
+    EXPECT_NE(text.find("PF_SERVE_CONSOLE_ENABLED"), std::string::npos);
+    EXPECT_NE(text.find("\n  console:\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\n    users: []\n"), std::string::npos) << text;
+    auto file = write_temp(text);
+    auto c = load_config(file, {});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    EXPECT_TRUE(c->serve.console_enabled);
+    EXPECT_TRUE(c->serve.console_users.empty());
+}
+
 }  // namespace
 }  // namespace pf::config
