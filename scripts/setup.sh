@@ -26,6 +26,9 @@ packages=(
     # the SMTP sink the notification e-mail tests deliver to; the openssl CLI makes the TLS tests'
     # certificates
     python3-aiosmtpd openssl
+    # the browser the web console tests drive (tests/e2e/serve/test_console.py, through
+    # playwright-core from js/ at /usr/bin/chromium: no browser is downloaded)
+    chromium
     # the default watermark font
     fonts-dejavu-core
     "$@"
@@ -46,7 +49,8 @@ if ((${#missing[@]} > 0)); then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The AWS SDK for JavaScript used by tests/e2e/serve (versions pinned by its package-lock.json):
+# The AWS SDK for JavaScript and playwright-core used by tests/e2e/serve (versions pinned by its
+# package-lock.json):
 # installed when node_modules is missing or older than the lock file, and only where npm exists.
 js_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/serve/js"
 if command -v npm >/dev/null && [[ -f "$js_dir/package-lock.json" ]] &&
