@@ -3,6 +3,8 @@
 #include "imaging/logger.h"
 
 #include <vips/vips8>
+// vips_vector_set_enabled: vips8 does not include it in 8.14, and it needs vips8 first.
+#include <vips/vector.h>
 
 #include <mutex>
 
@@ -42,6 +44,12 @@ Result<void> start_vips(const VipsSettings& settings) {
         vips_cache_set_max(0);
         vips_cache_set_max_mem(0);
         vips_cache_set_max_files(0);
+        // No run-time generated SIMD (liborc): building reduce/convolution operations compiles
+        // orc programs, and two pipelines built at once on different threads crashed in
+        // orc_code_allocate_codemem (`photoflux process --jobs 2`, about one run in 40, a known
+        // liborc race). libvips' own C++ paths are used instead; shrink-on-load leaves them
+        // little to do, and 50 runs of that crash loop had no crash with vectors off.
+        vips_vector_set_enabled(FALSE);
         // Loaders libvips itself marks untrusted (not fuzzed, e.g. JPEG XL in 8.14) are refused
         // outright; decode.cc also allows only the photo formats by name. Savers stay usable:
         // they only ever see pixels we decoded ourselves.
