@@ -3,6 +3,7 @@
 #include "app/function_command.h"
 #include "app/functions_command.h"
 #include "app/notify_command.h"
+#include "app/package_command.h"
 #include "app/process_command.h"
 #include "app/serve_command.h"
 #include "base/logging.h"
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
         "function", "Run the photo function as a Lambda custom runtime (AWS_LAMBDA_RUNTIME_API; "
                     "started by serve's function host or by AWS Lambda as bootstrap)");
 
+    pf::app::PackageOptions package_options;
+    CLI::App* package = pf::app::add_package_command(app, package_options);
+
     CLI::App* config_cmd =
         app.add_subcommand("config", "Print every setting with its default and variable");
     CLI::App* recipe_cmd = app.add_subcommand("recipe", "Print the built-in recipe");
@@ -96,6 +100,9 @@ int main(int argc, char** argv) {
     }
     if (*notify) {
         return pf::app::run_notify(notify_options, *config, read_environment());
+    }
+    if (*package) {
+        return pf::app::run_package(package_options);
     }
     if (*config_cmd) {
         std::cout << pf::config::describe_settings(*config);
