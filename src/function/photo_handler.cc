@@ -478,6 +478,12 @@ HandleOutcome PhotoHandler::handle(const std::string& payload, const std::string
         } else {
             result = finished("ignored");
         }
+        if (result.error) {
+            // Name the photo: an event can carry several records, and this message is all that
+            // the logs and a Lambda destination record keep of the failure.
+            result.error->error_message =
+                "s3://" + record.bucket + "/" + record.key + ": " + result.error->error_message;
+        }
         if (result.retry()) {
             log().error("event=invocation_failed bucket={} key=\"{}\" error=\"{}\"", record.bucket,
                         record.key, result.error->error_message);
