@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace pf::aws {
 namespace {
 
@@ -487,6 +489,27 @@ TEST(Sigv4, SignRequestForOtherServicesSendsNoContentSha256) {
     ASSERT_TRUE(auth.has_value());
     EXPECT_EQ(auth->scope.service, "sns");
     EXPECT_EQ(recompute(request, added, "SK", *auth, request.payload_hash), auth->signature);
+}
+
+// §2.7 has no vector with a session token; this one is botocore's (1.43.11): S3SigV4QueryAuth
+// with the §2.7 key pair, token "AQoDYXdzEJr/session+token==", expires 86400, its clock fixed at
+// 2013-05-24T00:00:00Z (mock.patch of botocore.auth.get_current_datetime), on GET
+// https://examplebucket.s3.amazonaws.com/test.txt.
+TEST(Sigv4, PresignWithSessionTokenMatchesBotocore) {
+    SignRequest request;
+    request.method = "GET";
+    request.path = "/test.txt";
+    request.headers = {{"host", "examplebucket.s3.amazonaws.com"}};
+    request.region = "us-east-1";
+    request.service = "s3";
+    request.now = example_time();
+    const QueryParams query =
+        presign_query(request, {std::string(kAccessKey), std::string(kSecret), "AQoDYXdzEJr/session+token=="},
+                      std::chrono::seconds(86400));
+    std::map<std::string, std::string> got(query.begin(), query.end());
+    EXPECT_EQ(got["X-Amz-Security-Token"], "AQoDYXdzEJr/session+token==");
+    EXPECT_EQ(got["X-Amz-Signature"],
+              "6ec1544c722b0ea110b80c8221891234a9ddba7ec4b3b333812e90c46f0ff1e2");
 }
 
 TEST(Sigv4, PresignWithSessionTokenSignsTheToken) {
