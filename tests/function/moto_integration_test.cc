@@ -1,4 +1,4 @@
-// S3Client and SnsClient over HttpClientTransport against a real S3/SNS implementation: moto
+// S3Client, SnsClient and SqsClient over HttpClientTransport against a real implementation: moto
 // (`moto_server`, installed by scripts/setup.sh), started on a free loopback port for each test
 // suite. Nothing here is faked: requests go over TCP, are parsed by moto, and the answers are
 // parsed by our clients. If moto_server is not on PATH the tests FAIL (they never skip), because
@@ -9,6 +9,7 @@
 #include "aws/s3_client.h"
 #include "aws/sigv4.h"
 #include "aws/sns_client.h"
+#include "aws/sqs_client.h"
 #include "aws/uri_encoding.h"
 #include "crypto/digest.h"
 #include "crypto/encoding.h"
@@ -529,6 +530,155 @@ TEST_F(MotoTest, SnsPublishDeliversMessageSubjectAndAttributes) {
     auto missing = sns.publish(publish);
     ASSERT_FALSE(missing.has_value());
     EXPECT_EQ(missing.error().code, ErrorCode::NotFound) << missing.error().message;
+}
+
+
+// ---- SqsClient: the JSON protocol against moto's SQS ------------------------------------------
+
+class MotoSqsTest : public MotoTest {
+protected:
+    aws::SqsClientOptions sqs_options() const {
+        aws::SqsClientOptions options;
+        options.endpoint = {server_->endpoint(), true};
+        options.credentials = kCredentials;
+        options.retry.base_delay = 10ms;
+        return options;
+    }
+    // CreateQueue over the Query API (not part of the client), with optional attributes.
+    std::string create_queue(const std::string& name,
+                             const std::vector<std::pair<std::string, std::string>>& attributes = {}) {
+        std::string form = "Action=CreateQueue&Version=2012-11-05&QueueName=" + name;
+        for (std::size_t i = 0; i < attributes.size(); ++i) {
+            const std::string n = std::to_string(i + 1);
+            form += "&Attribute." + n + ".Name=" + aws::form_encode(attributes[i].first) +
+                    "&Attribute." + n + ".Value=" + aws::form_encode(attributes[i].second);
+        }
+        return query_action("sqs", form, "QueueUrl");
+    }
+};
+
+TEST_F(MotoSqsTest, SendReceiveChangeVisibilityAndDelete) {
+    const std::string queue = create_queue("pf-sqs-cycle");
+    ASSERT_FALSE(queue.empty());
+    aws::SqsClient sqs(transport_, sqs_options());
+
+    auto url = sqs.queue_url("pf-sqs-cycle");
+    ASSERT_TRUE(url.has_value()) << url.error().message;
+    EXPECT_EQ(*url, queue);
+
+    // The answer's MD5OfMessageBody is checked by send(): a body with quotes, UTF-8 and a newline.
+    const std::string body = "{\"Records\":[],\"note\":\"caf\xc3\xa9 \\\"q\\\"\"}\n";
+    auto id = sqs.send(queue, body);
+    ASSERT_TRUE(id.has_value()) << id.error().message;
+    EXPECT_FALSE(id->empty());
+
+    auto first = sqs.receive({queue, 10, 5s, 30s});
+    ASSERT_TRUE(first.has_value()) << first.error().message;
+    ASSERT_EQ(first->size(), 1u);
+    const aws::SqsMessage& m1 = (*first)[0];
+    EXPECT_EQ(m1.message_id, *id);
+    EXPECT_EQ(m1.body, body);
+    EXPECT_EQ(m1.receive_count(), 1);
+    EXPECT_TRUE(m1.attributes.contains("SentTimestamp"));
+    EXPECT_FALSE(m1.receipt_handle.empty());
+
+    // In flight for 30 s: a short poll sees nothing.
+    auto hidden = sqs.receive({queue, 10, 0s, std::nullopt});
+    ASSERT_TRUE(hidden.has_value()) << hidden.error().message;
+    EXPECT_TRUE(hidden->empty());
+
+    // Released at once: received again, counted twice.
+    ASSERT_TRUE(sqs.change_visibility(queue, m1.receipt_handle, 0s).has_value());
+    auto second = sqs.receive({queue, 10, 5s, 1s});
+    ASSERT_TRUE(second.has_value()) << second.error().message;
+    ASSERT_EQ(second->size(), 1u);
+    EXPECT_EQ((*second)[0].message_id, *id);
+    EXPECT_EQ((*second)[0].receive_count(), 2);
+
+    // Deleted with the latest handle: gone even after its visibility timeout has passed.
+    auto deleted = sqs.delete_message(queue, (*second)[0].receipt_handle);
+    ASSERT_TRUE(deleted.has_value()) << deleted.error().message;
+    std::this_thread::sleep_for(1500ms);
+    auto after = sqs.receive({queue, 10, 1s, std::nullopt});
+    ASSERT_TRUE(after.has_value()) << after.error().message;
+    EXPECT_TRUE(after->empty());
+}
+
+TEST_F(MotoSqsTest, LongPollingWaitsForAMessageOrTheWait) {
+    const std::string queue = create_queue("pf-sqs-longpoll");
+    ASSERT_FALSE(queue.empty());
+    aws::SqsClient sqs(transport_, sqs_options());
+    const auto start = std::chrono::steady_clock::now();
+    auto empty = sqs.receive({queue, 1, 2s, std::nullopt});
+    const auto waited = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(empty.has_value()) << empty.error().message;
+    EXPECT_TRUE(empty->empty());
+    EXPECT_GE(waited, 1500ms) << "the server answered a 2 s long poll at once";
+
+    // A message sent while a receive is waiting is returned before the wait is over.
+    std::thread sender([&] {
+        std::this_thread::sleep_for(500ms);
+        aws::SqsClient other(transport_, sqs_options());
+        EXPECT_TRUE(other.send(queue, "late").has_value());
+    });
+    const auto poll_start = std::chrono::steady_clock::now();
+    auto got = sqs.receive({queue, 1, 10s, std::nullopt});
+    const auto poll_time = std::chrono::steady_clock::now() - poll_start;
+    sender.join();
+    ASSERT_TRUE(got.has_value()) << got.error().message;
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ((*got)[0].body, "late");
+    EXPECT_LT(poll_time, 8s);
+}
+
+TEST_F(MotoSqsTest, UnknownQueuesAndStaleHandlesAreErrorsByKind) {
+    aws::SqsClient sqs(transport_, sqs_options());
+    const std::string missing = server_->endpoint() + "/123456789012/pf-sqs-no-such-queue";
+    auto received = sqs.receive({missing, 1, 0s, std::nullopt});
+    ASSERT_FALSE(received.has_value());
+    EXPECT_EQ(received.error().code, ErrorCode::NotFound) << received.error().message;
+    auto sent = sqs.send(missing, "x");
+    ASSERT_FALSE(sent.has_value());
+    EXPECT_EQ(sent.error().code, ErrorCode::NotFound) << sent.error().message;
+    auto url = sqs.queue_url("pf-sqs-no-such-queue");
+    ASSERT_FALSE(url.has_value());
+    EXPECT_EQ(url.error().code, ErrorCode::NotFound) << url.error().message;
+
+    const std::string queue = create_queue("pf-sqs-handles");
+    ASSERT_FALSE(queue.empty());
+    auto bad = sqs.delete_message(queue, "not-a-receipt-handle");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument) << bad.error().message;
+}
+
+TEST_F(MotoSqsTest, AMessageReceivedMoreThanMaxReceiveCountMovesToTheDeadLetterQueue) {
+    const std::string dlq = create_queue("pf-sqs-dlq");
+    ASSERT_FALSE(dlq.empty());
+    const std::string policy =
+        R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:pf-sqs-dlq","maxReceiveCount":"1"})";
+    const std::string queue = create_queue("pf-sqs-work", {{"RedrivePolicy", policy}});
+    ASSERT_FALSE(queue.empty());
+    aws::SqsClient sqs(transport_, sqs_options());
+
+    auto id = sqs.send(queue, "poison");
+    ASSERT_TRUE(id.has_value()) << id.error().message;
+    // First receive: handed out (count 1); the worker fails and releases it.
+    auto first = sqs.receive({queue, 1, 2s, std::nullopt});
+    ASSERT_TRUE(first.has_value()) << first.error().message;
+    ASSERT_EQ(first->size(), 1u);
+    EXPECT_EQ((*first)[0].receive_count(), 1);
+    ASSERT_TRUE(sqs.change_visibility(queue, (*first)[0].receipt_handle, 0s).has_value());
+
+    // The next receive would exceed maxReceiveCount: the queue moves it to the DLQ instead.
+    auto second = sqs.receive({queue, 1, 1s, std::nullopt});
+    ASSERT_TRUE(second.has_value()) << second.error().message;
+    EXPECT_TRUE(second->empty()) << "received " << second->size() << " message(s) a second time";
+
+    auto dead = sqs.receive({dlq, 1, 2s, std::nullopt});
+    ASSERT_TRUE(dead.has_value()) << dead.error().message;
+    ASSERT_EQ(dead->size(), 1u);
+    EXPECT_EQ((*dead)[0].body, "poison");
+    EXPECT_EQ((*dead)[0].message_id, *id);
 }
 
 }  // namespace
