@@ -6,6 +6,7 @@
 #include "app/package_command.h"
 #include "app/process_command.h"
 #include "app/serve_command.h"
+#include "app/worker_command.h"
 #include "base/logging.h"
 #include "config/config.h"
 #include "imaging/recipe_parser.h"
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
     pf::app::PackageOptions package_options;
     CLI::App* package = pf::app::add_package_command(app, package_options);
 
+    pf::app::WorkerOptions worker_options;
+    CLI::App* worker = pf::app::add_worker_command(app, worker_options);
+
     CLI::App* config_cmd =
         app.add_subcommand("config", "Print every setting with its default and variable");
     CLI::App* recipe_cmd = app.add_subcommand("recipe", "Print the built-in recipe");
@@ -103,6 +107,9 @@ int main(int argc, char** argv) {
     }
     if (*package) {
         return pf::app::run_package(package_options);
+    }
+    if (*worker) {
+        return pf::app::run_worker(worker_options, *config, read_environment());
     }
     if (*config_cmd) {
         std::cout << pf::config::describe_settings(*config);

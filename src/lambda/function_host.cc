@@ -508,10 +508,19 @@ Result<void> FunctionHost::write_dead_letter(Function& fn, QueuedInvocation inv,
     letter.dead_at_ms = now;
     letter.record = destination_record(record);
     letter.invocation = inv;
-    if (auto r = store_->dead_letter(letter); !r) {
-        logger().error("cannot record dead letter function={} request_id={} error={}",
-                       fn.settings.name, inv.request_id, r.error().message);
-        return r;
+    if (options_.keep_dead_letters) {
+        if (auto r = store_->dead_letter(letter); !r) {
+            logger().error("cannot record dead letter function={} request_id={} error={}",
+                           fn.settings.name, inv.request_id, r.error().message);
+            return r;
+        }
+    } else if (was_queued) {
+        // The caller's event source owns failed events: the invocation only leaves the queue.
+        if (auto r = store_->complete(inv.request_id); !r) {
+            logger().error("cannot remove failed invocation function={} request_id={} error={}",
+                           fn.settings.name, inv.request_id, r.error().message);
+            return r.error();
+        }
     }
     {
         std::lock_guard lock(mutex_);
@@ -522,8 +531,8 @@ Result<void> FunctionHost::write_dead_letter(Function& fn, QueuedInvocation inv,
         }
     }
     if (condition != DeadLetterCondition::RecursionDetected) {
-        logger().warn("dead letter function={} request_id={} condition={} attempts={} "
-                      "error_type={}",
+        logger().warn("{} function={} request_id={} condition={} attempts={} error_type={}",
+                      options_.keep_dead_letters ? "dead letter" : "invocation failed (not kept)",
                       fn.settings.name, inv.request_id, letter.condition, invoke_count,
                       error ? error->error_type : std::string("-"));
     }

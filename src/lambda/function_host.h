@@ -132,6 +132,11 @@ struct HostOptions {
     std::size_t max_payload_json_depth = 64;
     std::size_t max_log_line_bytes = 8 * 1024;
     RuntimeApiLimits runtime_api;
+    // false: an exhausted invocation leaves the queue without being kept as a dead letter (no
+    // destination record is written; the Completion still says DeadLettered with its condition,
+    // and the stats count it). For callers whose event source keeps failed events itself, as
+    // `photoflux worker` leaves them to the SQS queue's redrive policy.
+    bool keep_dead_letters = true;
     // Called after each outcome is recorded, from the host's threads (or invoke_async's caller
     // for RecursionDetected). Must be thread-safe and quick; must not call stop().
     std::function<void(const Completion&)> on_completion;

@@ -308,6 +308,42 @@ TEST_F(FunctionHostTest, NonRetryableErrorTypeIsDeadLetteredAtOnce) {
     EXPECT_EQ(host_->stats().functions["photo"].retries, 0u);
 }
 
+TEST_F(FunctionHostTest, WithoutKeptDeadLettersAFailedInvocationOnlyLeavesTheQueue) {
+    FunctionSettings f = function();
+    f.max_retry_attempts = 0;
+    HostOptions o = options(f);
+    o.keep_dead_letters = false;
+    open(std::move(o));
+    const std::string failed = invoke({{"do", "fail"}, {"record_file", file("records")}});
+    const std::string rejected =
+        invoke({{"do", "fail"}, {"error_type", "Photoflux.PhotoRejected"}});
+    auto done = wait_final(failed);
+    ASSERT_EQ(done.size(), 1u);  // no retry with max_retry_attempts 0
+    EXPECT_EQ(done[0].outcome, CompletionOutcome::DeadLettered);
+    EXPECT_EQ(done[0].condition, DeadLetterCondition::RetriesExhausted);
+    EXPECT_EQ(done[0].error_type, "Fake.Failure");
+    auto rejected_done = wait_final(rejected);
+    ASSERT_EQ(rejected_done.size(), 1u);
+    EXPECT_EQ(rejected_done[0].condition, DeadLetterCondition::Rejected);
+    EXPECT_EQ(records(file("records")).size(), 1u);
+
+    auto letters = host_->dead_letters(std::nullopt, 10);
+    ASSERT_TRUE(letters);
+    EXPECT_TRUE(letters->empty());
+    auto stats = host_->stats().functions["photo"];
+    EXPECT_EQ(stats.dead_letters, 2u);
+    EXPECT_EQ(stats.queue_depth, 0u);
+
+    // Nothing is left in the durable queue for a later start to run again.
+    host_->stop();
+    host_.reset();
+    auto store = InvocationStore::open(dir_.path() / "lambda" / "lambda.sqlite");
+    ASSERT_TRUE(store);
+    auto counts = (*store)->queued_counts();
+    ASSERT_TRUE(counts);
+    EXPECT_TRUE(counts->empty());
+}
+
 // The most invocations that overlapped in time, from the runtime's own start/end records.
 std::size_t max_overlap(const std::vector<json>& seen) {
     std::vector<std::pair<double, int>> edges;
