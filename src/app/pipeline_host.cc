@@ -1,11 +1,15 @@
 #include "app/pipeline_host.h"
 
 #include "aws/s3_event.h"
+#include "aws/time_format.h"
 #include "base/logging.h"
 #include "imaging/recipe_parser.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -160,6 +164,30 @@ Result<std::unique_ptr<PipelineHost>> PipelineHost::open(Inputs inputs,
                                   recipe.error().message);
         }
     }
+    // Queue destinations: serve.sqs's key pair, else the process's AWS_* environment.
+    if (!serve.sqs_access_key_id.empty()) {
+        host->sqs_credentials_ = aws::SigningCredentials{
+            serve.sqs_access_key_id, serve.sqs_secret_access_key, serve.sqs_session_token};
+    } else {
+        auto env = [](const char* name) {
+            const char* value = std::getenv(name);
+            return std::string(value ? value : "");
+        };
+        if (!env("AWS_ACCESS_KEY_ID").empty() && !env("AWS_SECRET_ACCESS_KEY").empty()) {
+            host->sqs_credentials_ = aws::SigningCredentials{
+                env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
+        }
+    }
+    {
+        // Short budgets: the pump retries on its own, and a PUT ?notification waits for the
+        // destination check.
+        function::HttpClientTransportOptions transport;
+        transport.timeout = std::chrono::seconds(10);
+        transport.connect_timeout = std::chrono::seconds(3);
+        transport.max_response_bytes = 1 << 20;
+        transport.user_agent = "photoflux-serve";
+        host->sqs_transport_ = std::make_unique<function::HttpClientTransport>(transport);
+    }
     if (auto declared = host->declare_rules(default_bucket_created); !declared) {
         return declared.error();
     }
@@ -172,9 +200,132 @@ bool PipelineHost::destination_exists(events::DestinationKind kind, const std::s
     case events::DestinationKind::Function:
         return arn == function_arn_ || arn == function_arn_ + ":$LATEST";
     case events::DestinationKind::Topic: return in_.notify->has_topic(arn);
-    case events::DestinationKind::Queue: return false;
+    case events::DestinationKind::Queue: {
+        auto url = queue_url(arn, /*refresh=*/true);
+        if (!url) {
+            logger()->warn("event=queue_destination_refused queue={} error=\"{}\"", arn,
+                           url.error().message);
+        }
+        return url.has_value();
+    }
     }
     return false;
+}
+
+aws::SqsClient PipelineHost::sqs_client(const std::string& arn_region) const {
+    const auto& serve = *in_.serve;
+    aws::SqsClientOptions options;
+    options.region = serve.sqs_region.empty() ? arn_region : serve.sqs_region;
+    if (serve.sqs_endpoint_url.empty()) {
+        options.endpoint = {"https://sqs." + arn_region + ".amazonaws.com", false};
+    } else {
+        std::string url = serve.sqs_endpoint_url;
+        while (url.ends_with('/')) url.pop_back();
+        options.endpoint = {url, true};
+    }
+    if (sqs_credentials_) options.credentials = *sqs_credentials_;
+    options.retry.max_attempts = 3;
+    options.retry.max_delay = std::chrono::milliseconds(1000);
+    options.request_timeout = std::chrono::seconds(10);
+    return aws::SqsClient(*sqs_transport_, std::move(options));
+}
+
+Result<std::string> PipelineHost::queue_url(const std::string& arn, bool refresh) const {
+    auto address = events::queue_address_of_arn(arn);
+    if (!address) {
+        return make_error(ErrorCode::InvalidArgument, "not an SQS queue ARN: " + arn);
+    }
+    if (!sqs_credentials_) {
+        return make_error(ErrorCode::Unavailable,
+                          "no SQS credentials: set serve.sqs.access_key_id and "
+                          "serve.sqs.secret_access_key, or AWS_ACCESS_KEY_ID and "
+                          "AWS_SECRET_ACCESS_KEY in serve's environment");
+    }
+    if (!refresh) {
+        std::lock_guard lock(queue_urls_mutex_);
+        if (auto it = queue_urls_.find(arn); it != queue_urls_.end()) return it->second;
+    }
+    auto url = sqs_client(address->region).queue_url(address->name, address->account);
+    std::lock_guard lock(queue_urls_mutex_);
+    if (url) {
+        if (queue_urls_.size() >= 10'000) queue_urls_.clear();  // bounded; refilled on use
+        queue_urls_[arn] = *url;
+    } else if (url.error().code == ErrorCode::NotFound) {
+        queue_urls_.erase(arn);
+    }
+    return url;
+}
+
+Result<std::string> PipelineHost::send_to_queue(const std::string& arn, const std::string& body) {
+    auto url = queue_url(arn, /*refresh=*/false);
+    if (!url) return url.error();
+    auto address = events::queue_address_of_arn(arn);  // valid: queue_url parsed it
+    auto id = sqs_client(address->region).send(*url, body);
+    if (!id && id.error().code == ErrorCode::NotFound) {
+        // The cached URL may be stale (the queue deleted and created again): ask once more.
+        auto fresh = queue_url(arn, /*refresh=*/true);
+        if (!fresh) return fresh.error();
+        if (*fresh == *url) return id.error();
+        id = sqs_client(address->region).send(*fresh, body);
+    }
+    return id;
+}
+
+void PipelineHost::count_queue_send(const char* outcome) {
+    in_.metrics
+        ->counter("photoflux_events_queue_sends_total",
+                  "S3 events sent to SQS queue destinations, by outcome (failed ones are retried).",
+                  {{"outcome", outcome}})
+        .add();
+}
+
+void PipelineHost::notification_configured(const std::string& bucket,
+                                           const events::NotificationConfiguration& configuration,
+                                           const std::string& request_id) {
+    // S3's test message (aws-protocols.md §3.1): no Records, consumers drop it.
+    nlohmann::json event = {
+        {"Service", "Amazon S3"},
+        {"Event", "s3:TestEvent"},
+        {"Time", aws::format_iso8601_millis(std::chrono::system_clock::now())},
+        {"Bucket", bucket},
+        {"RequestId", request_id},
+        {"HostId", request_id},
+    };
+    const std::string body = event.dump();
+    bool queued = false;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& rule : configuration.rules) {
+            if (rule.kind != events::DestinationKind::Queue) continue;
+            if (test_events_.size() >= kMaxPendingTestEvents) {
+                logger()->warn("event=test_event_skipped queue={} reason=too_many_pending", rule.arn);
+                continue;
+            }
+            test_events_.push_back({rule.arn, body});
+            queued = true;
+            pending_ = true;
+        }
+    }
+    if (queued) wake_.notify_one();
+}
+
+void PipelineHost::send_test_events() {
+    while (true) {
+        TestEvent next;
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_ || test_events_.empty()) return;
+            next = std::move(test_events_.front());
+            test_events_.pop_front();
+        }
+        auto id = send_to_queue(next.queue_arn, next.body);
+        if (id) {
+            logger()->info("event=test_event_sent queue={} message_id={}", next.queue_arn, *id);
+        } else {
+            logger()->warn("event=test_event_failed queue={} error=\"{}\"", next.queue_arn,
+                           id.error().message);
+        }
+    }
 }
 
 std::vector<std::string> PipelineHost::describe_rules(const std::string& bucket) const {
@@ -209,7 +360,10 @@ Result<void> PipelineHost::declare_rules(bool default_bucket_created) {
     for (std::size_t i = 0; i < serve.notifications.size(); ++i) {
         const auto& r = serve.notifications[i];
         events::NotificationRule rule;
-        if (!r.function.empty()) {
+        if (!r.queue.empty()) {
+            rule.kind = events::DestinationKind::Queue;
+            rule.arn = r.queue;
+        } else if (!r.function.empty()) {
             rule.kind = events::DestinationKind::Function;
             rule.arn = lambda::function_arn(serve.region, r.function);
         } else {
@@ -244,7 +398,20 @@ Result<void> PipelineHost::declare_rules(bool default_bucket_created) {
         // The same validation a PUT ?notification gets: overlap, event names, destinations.
         events::ParseOptions options;
         options.check_destination = [this](events::DestinationKind kind, const std::string& arn) {
-            return destination_exists(kind, arn);
+            if (kind != events::DestinationKind::Queue) return destination_exists(kind, arn);
+            // A queue that does not exist, or no credentials to reach it, stops the start. One
+            // that cannot be reached now does not: its events wait in the outbox.
+            auto url = queue_url(arn, /*refresh=*/true);
+            if (url) return true;
+            if (url.error().code == ErrorCode::NotFound || !sqs_credentials_) {
+                logger()->error("event=queue_destination_refused queue={} error=\"{}\"", arn,
+                                url.error().message);
+                return false;
+            }
+            logger()->warn("event=queue_unreachable queue={} error=\"{}\" (its events wait in "
+                           "the outbox)",
+                           arn, url.error().message);
+            return true;
         };
         events::ErrorArguments arguments;
         auto checked = events::parse_notification_configuration(events::to_xml(configuration),
@@ -407,6 +574,12 @@ void PipelineHost::register_metrics() {
             return rows ? static_cast<double>(rows->size()) : -1.0;
         });
     // Present from the start, so a scrape shows zeros rather than nothing.
+    for (const char* outcome : {"sent", "failed", "queue_not_found", "rejected"}) {
+        in_.metrics->counter(
+            "photoflux_events_queue_sends_total",
+            "S3 events sent to SQS queue destinations, by outcome (failed ones are retried).",
+            {{"outcome", outcome}});
+    }
     for (const char* outcome : {"success", "error", "timeout", "crash"}) {
         in_.metrics->counter("photoflux_function_invocations_total",
                              "Function invocation attempts, by how they ended.",
@@ -470,11 +643,30 @@ Result<void> PipelineHost::dispatch(const storage::OutboxEntry& entry) {
                        entry.target, reason, detail, entry.trace_id);
         return Result<void>{};
     };
-    if (!kind || *kind == events::DestinationKind::Queue) {
-        return dropped("unsupported_destination", "serve delivers to functions and topics");
+    if (!kind) {
+        return dropped("unsupported_destination", "serve delivers to functions, topics and queues");
     }
-    std::string destination = *kind == events::DestinationKind::Function ? "function" : "topic";
-    if (*kind == events::DestinationKind::Function) {
+    std::string destination(events::to_string(*kind));
+    if (*kind == events::DestinationKind::Queue) {
+        // The body is exactly what S3 sends to SQS: the event JSON (aws-protocols.md §3.6).
+        auto id = send_to_queue(entry.target, entry.payload);
+        if (!id) {
+            if (id.error().code == ErrorCode::NotFound) {
+                count_queue_send("queue_not_found");
+                return dropped("queue_not_found", id.error().message);
+            }
+            if (id.error().code == ErrorCode::InvalidArgument ||
+                id.error().code == ErrorCode::TooLarge) {
+                count_queue_send("rejected");
+                return dropped("rejected_by_queue", id.error().message);
+            }
+            count_queue_send("failed");
+            return id.error();
+        }
+        count_queue_send("sent");
+        logger()->info("event=event_queued target={} message_id={} trace_id={}", entry.target,
+                       *id, entry.trace_id);
+    } else if (*kind == events::DestinationKind::Function) {
         // The photos are read before the invoke: a fast outcome may arrive before it returns.
         const bool observed = photo_observer() != nullptr;
         std::vector<PhotoRef> photos;
@@ -651,6 +843,7 @@ void PipelineHost::pump() {
             if (stopping_) return;
             pending_ = false;
         }
+        send_test_events();  // S3 sends them when the configuration is put: before its events
         auto rows = in_.store->outbox_peek(0, kBatch);
         if (!rows) {
             logger()->error("event=outbox_read_failed error=\"{}\"", rows.error().message);

@@ -6,17 +6,21 @@
 //
 // Life of an event: a write commits its object and, in the same transaction, one outbox row per
 // matching rule (storage/outbox.h). The listener wakes the pump, which invokes the function
-// (durable in <data>/lambda/lambda.sqlite) or publishes to the topic (durable in the notify
-// store), and only then removes the row. A crash between the two gives a duplicate, never a loss.
+// (durable in <data>/lambda/lambda.sqlite), publishes to the topic (durable in the notify
+// store) or sends the event to an SQS queue (serve.sqs: AWS or a compatible server), and only
+// then removes the row. A crash between the two gives a duplicate, never a loss; a queue that
+// cannot be reached keeps its rows for the pump's backoff.
 #pragma once
 
 #include "app/notify_host.h"
 #include "aws/sigv4.h"
+#include "aws/sqs_client.h"
 #include "base/metrics.h"
 #include "config/imaging_config.h"
 #include "config/serve_config.h"
 #include "events/event_router.h"
 #include "events/notification_config.h"
+#include "function/http_client_transport.h"
 #include "http/server.h"
 #include "lambda/function_host.h"
 #include "lambda/lambda_api.h"
@@ -26,6 +30,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,8 +67,15 @@ public:
     // "s3://photos/uploads/* -> function process-photo".
     std::vector<std::string> describe_rules(const std::string& bucket) const;
 
-    // PutBucketNotificationConfiguration's check: the function or topic exists here.
+    // PutBucketNotificationConfiguration's check: the function or topic exists here; a queue
+    // exists on its SQS endpoint (GetQueueUrl answers). Blocks for the SQS round trip.
     bool destination_exists(events::DestinationKind kind, const std::string& arn) const;
+
+    // A configuration was put through the S3 API: as S3 does, an s3:TestEvent goes to each of its
+    // queues (best effort, logged; sent from the pump thread, so this returns at once).
+    void notification_configured(const std::string& bucket,
+                                 const events::NotificationConfiguration& configuration,
+                                 const std::string& request_id);
 
     // Once the server listens (the workers are pointed at `url`): starts the function host and
     // the pump. Events written before (a previous run's too) are delivered now.
@@ -112,6 +124,28 @@ private:
     // Hands one outbox row to its destination. Ok: delivered (or dropped for good, logged).
     // An error: retry later.
     Result<void> dispatch(const storage::OutboxEntry& entry);
+
+    // Queue destinations. The queue URL comes from GetQueueUrl (name + owner account of the ARN),
+    // asked once per ARN and cached: it works with AWS and with any compatible server whatever
+    // its URL scheme. NotFound: the queue does not exist.
+    aws::SqsClient sqs_client(const std::string& arn_region) const;
+    Result<std::string> queue_url(const std::string& arn, bool refresh) const;
+    // Ok: sent. NotFound: the queue does not exist (drop). InvalidArgument / TooLarge: refused
+    // for good (drop). Anything else: try again later.
+    Result<std::string> send_to_queue(const std::string& arn, const std::string& body);
+    void count_queue_send(const char* outcome);
+    void send_test_events();
+
+    std::unique_ptr<function::HttpClientTransport> sqs_transport_;
+    std::optional<aws::SigningCredentials> sqs_credentials_;  // nullopt: none configured
+    mutable std::mutex queue_urls_mutex_;
+    mutable std::map<std::string, std::string> queue_urls_;  // queue ARN -> URL
+    struct TestEvent {
+        std::string queue_arn;
+        std::string body;
+    };
+    static constexpr std::size_t kMaxPendingTestEvents = 1000;
+    std::deque<TestEvent> test_events_;  // under mutex_
 
     // The photos (created objects) an S3 event payload names; empty when it names none.
     struct PhotoRef {

@@ -361,6 +361,11 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     s3_opts.check_destination = [&pipeline_ref](events::DestinationKind kind, const std::string& arn) {
         return pipeline_ref.destination_exists(kind, arn);
     };
+    s3_opts.notification_configured = [&pipeline_ref](const std::string& bucket,
+                                                      const events::NotificationConfiguration& c,
+                                                      const std::string& request_id) {
+        pipeline_ref.notification_configured(bucket, c, request_id);
+    };
     s3api::S3Service s3(**store, credential_store, s3_opts);
 
     // The web console (docs/console.md): a client of the same services, wired here.

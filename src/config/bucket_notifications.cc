@@ -29,6 +29,20 @@ std::string scalar(const YAML::Node& item, const char* name, const std::string& 
     return value.Scalar();
 }
 
+// arn:<partition>:sqs:<region>:<account>:<name>, roughly: the S3 API's validation at start says
+// precisely what is wrong with one that passes this.
+bool looks_like_queue_arn(const std::string& arn) {
+    if (arn.size() > 2048 || !arn.starts_with("arn:")) return false;
+    std::size_t colons = 0;
+    for (char c : arn) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+        colons += c == ':';
+    }
+    auto service = arn.find(':', 4);
+    return colons == 5 && service != std::string::npos &&
+           arn.compare(service + 1, 4, "sqs:") == 0 && !arn.ends_with(":");
+}
+
 }  // namespace
 
 void parse_bucket_notifications(const YAML::Node& node, const std::string& path,
@@ -40,20 +54,21 @@ void parse_bucket_notifications(const YAML::Node& node, const std::string& path,
         return;
     }
     static const std::set<std::string> known = {"bucket", "id",     "function", "topic",
-                                                 "events", "prefix", "suffix"};
+                                                 "queue",  "events", "prefix", "suffix"};
     for (std::size_t i = 0; i < node.size(); ++i) {
         std::string where = path + "[" + std::to_string(i) + "]";
         const YAML::Node item = node[i];
         if (!item.IsMap()) {
-            problems.push_back(where + ": must be a mapping (bucket, function or topic, events, "
-                                       "prefix, suffix)");
+            problems.push_back(where + ": must be a mapping (bucket, function, topic or queue, "
+                                       "events, prefix, suffix)");
             continue;
         }
         for (const auto& entry : item) {
             auto key = entry.first.as<std::string>("");
             if (!known.contains(key)) {
                 problems.push_back(where + "." + key + ": unknown setting (known: bucket, id, "
-                                                       "function, topic, events, prefix, suffix)");
+                                                       "function, topic, queue, events, prefix, "
+                                                       "suffix)");
             }
         }
         BucketNotificationRule rule;
@@ -61,6 +76,7 @@ void parse_bucket_notifications(const YAML::Node& node, const std::string& path,
         rule.id = scalar(item, "id", where, problems);
         rule.function = scalar(item, "function", where, problems);
         rule.topic = scalar(item, "topic", where, problems);
+        rule.queue = scalar(item, "queue", where, problems);
         rule.prefix = scalar(item, "prefix", where, problems);
         rule.suffix = scalar(item, "suffix", where, problems);
         if (!is_name(rule.bucket, 63)) {
@@ -69,8 +85,14 @@ void parse_bucket_notifications(const YAML::Node& node, const std::string& path,
         if (rule.id.size() > 255) {
             problems.push_back(where + ".id: must be at most 255 characters");
         }
-        if (rule.function.empty() == rule.topic.empty()) {
-            problems.push_back(where + ": must name exactly one target: function or topic");
+        const int targets = !rule.function.empty() + !rule.topic.empty() + !rule.queue.empty();
+        if (targets != 1) {
+            problems.push_back(where + ": must name exactly one target: function, topic or queue");
+        } else if (!rule.queue.empty()) {
+            if (!looks_like_queue_arn(rule.queue)) {
+                problems.push_back(where + ".queue: must be an SQS queue ARN "
+                                           "(arn:aws:sqs:<region>:<account>:<name>)");
+            }
         } else if (!rule.function.empty() && !is_name(rule.function, 64)) {
             problems.push_back(where + ".function: must be a function name (letters, digits, - _)");
         } else if (!rule.topic.empty() && !is_name(rule.topic, 256)) {
@@ -106,7 +128,9 @@ std::string summarize_bucket_notifications(const std::vector<BucketNotificationR
     for (std::size_t i = 0; i < rules.size(); ++i) {
         const auto& r = rules[i];
         text += (i ? ", " : " ") + r.bucket + "/" + r.prefix + "*" + r.suffix + " -> " +
-                (r.function.empty() ? "topic " + r.topic : r.function);
+                (!r.queue.empty()   ? "queue " + r.queue
+                 : r.function.empty() ? "topic " + r.topic
+                                      : r.function);
     }
     return text;
 }

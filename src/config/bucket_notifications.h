@@ -8,6 +8,7 @@
 //       - bucket: photos
 //         id: thumbnails                       # optional: generated when absent
 //         function: process-photo              # or  topic: photo-uploads
+//                                              # or  queue: arn:aws:sqs:us-east-1:111122223333:jobs
 //         events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 //         prefix: uploads/
 //         suffix: .jpg
@@ -28,8 +29,9 @@ namespace pf::config {
 struct BucketNotificationRule {
     std::string bucket;
     std::string id;
-    std::string function;  // a function name of this serve (exactly one of function / topic)
+    std::string function;  // a function name of this serve (exactly one of function/topic/queue)
     std::string topic;     // a topic name of this serve
+    std::string queue;     // an SQS queue ARN (serve.sqs says how it is reached)
     std::vector<std::string> events;
     std::string prefix;
     std::string suffix;

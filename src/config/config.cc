@@ -43,6 +43,61 @@ std::string parse_int(const std::string& text, Int min, Int max, Int& out) {
 }
 
 // Builders for the common kinds of setting, so each row of the table says only what differs.
+bool is_region_name(const std::string& v) {
+    if (v.empty() || v.size() > 64) return false;
+    for (char c : v) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    return true;
+}
+
+// "" when `url` is empty or http(s)://host[:port][/path] without user info, query or fragment;
+// else what is wrong.
+std::string check_endpoint_url(const std::string& url) {
+    if (url.empty()) return {};
+    if (url.size() > 2048) return "must be at most 2048 characters";
+    std::string_view rest = url;
+    if (rest.starts_with("https://")) {
+        rest.remove_prefix(8);
+    } else if (rest.starts_with("http://")) {
+        rest.remove_prefix(7);
+    } else {
+        return "must start with http:// or https://";
+    }
+    for (char c : url) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+            return "must not contain spaces or control characters";
+        }
+    }
+    if (rest.find_first_of("?#") != std::string_view::npos) {
+        return "must not have a query or fragment";
+    }
+    std::string_view authority = rest.substr(0, rest.find('/'));
+    if (authority.find('@') != std::string_view::npos) {
+        return "must not carry user information (credentials go in their own settings)";
+    }
+    std::string_view host = authority;
+    if (auto close = authority.rfind(']'); authority.starts_with('[')) {
+        if (close == std::string_view::npos) return "has an unterminated IPv6 address";
+        host = authority.substr(0, close + 1);
+        authority.remove_prefix(close + 1);
+    } else {
+        auto colon = authority.find(':');
+        host = authority.substr(0, colon);
+        authority = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
+    }
+    if (host.empty()) return "must name a host";
+    if (!authority.empty()) {
+        if (authority[0] != ':' || authority.size() < 2) return "has a malformed port";
+        int port = 0;
+        if (auto err = parse_int<int>(std::string(authority.substr(1)), 1, 65535, port);
+            !err.empty()) {
+            return "port " + err;
+        }
+    }
+    return {};
+}
+
 Setting text_setting(std::string_view path, std::string_view env, std::string_view description,
                      std::string ServeConfig::*member) {
     return {path, env, description,
@@ -335,12 +390,62 @@ const std::vector<Setting>& settings() {
          "  - bucket: photos\n"
          "    id: thumbnails\n"
          "    function: process-photo          # or  topic: uploads-audit\n"
+         "                                     # or  queue: arn:aws:sqs:us-east-1:111122223333:jobs\n"
          "    events: [\"s3:ObjectCreated:*\", \"s3:ObjectRemoved:*\"]\n"
          "    prefix: uploads/\n"
          "    suffix: .jpg",
          [](const Config&) { return std::string("[]"); }, nullptr},
+        {"serve.sqs.endpoint_url", "PF_SERVE_SQS_ENDPOINT_URL",
+         "SQS endpoint queue destinations are sent to, http(s)://host[:port] (empty: AWS's "
+         "regional endpoint of the queue ARN's region)",
+         [](const Config& c) { return c.serve.sqs_endpoint_url; },
+         [](Config& c, const std::string& v) -> std::string {
+             if (auto err = check_endpoint_url(v); !err.empty()) return err;
+             c.serve.sqs_endpoint_url = v;
+             return {};
+         }},
+        {"serve.sqs.region", "PF_SERVE_SQS_REGION",
+         "region SQS requests are signed for (empty: the queue ARN's region)",
+         [](const Config& c) { return c.serve.sqs_region; },
+         [](Config& c, const std::string& v) -> std::string {
+             if (!v.empty() && !is_region_name(v)) {
+                 return "must be a region name (lowercase letters, digits, '-'), e.g. us-east-1";
+             }
+             c.serve.sqs_region = v;
+             return {};
+         }},
+        text_setting("serve.sqs.access_key_id", "PF_SERVE_SQS_ACCESS_KEY_ID",
+                     "access key serve signs SQS requests with (empty: AWS_ACCESS_KEY_ID of "
+                     "serve's environment)",
+                     &ServeConfig::sqs_access_key_id),
+        text_setting("serve.sqs.secret_access_key", "PF_SERVE_SQS_SECRET_ACCESS_KEY",
+                     "its secret (empty: AWS_SECRET_ACCESS_KEY)",
+                     &ServeConfig::sqs_secret_access_key),
+        text_setting("serve.sqs.session_token", "PF_SERVE_SQS_SESSION_TOKEN",
+                     "session token of temporary credentials (empty: AWS_SESSION_TOKEN when the "
+                     "key pair comes from the environment, else none)",
+                     &ServeConfig::sqs_session_token),
     };
     return table;
+}
+
+// The settings that only make sense together, checked once everything is read.
+void check_combinations(const Config& c, std::vector<std::string>& problems) {
+    const auto& s = c.serve;
+    if (s.sqs_access_key_id.empty() != s.sqs_secret_access_key.empty()) {
+        problems.push_back("serve.sqs: access_key_id and secret_access_key go together (set both, "
+                           "or neither to use the AWS_* environment)");
+    }
+    if (!s.sqs_session_token.empty() && s.sqs_access_key_id.empty()) {
+        problems.push_back("serve.sqs.session_token: needs serve.sqs.access_key_id and "
+                           "secret_access_key");
+    }
+    for (const auto& pair : {s.sqs_access_key_id, s.sqs_secret_access_key, s.sqs_session_token}) {
+        if (pair.size() > 4096) {
+            problems.push_back("serve.sqs: a credential is longer than 4096 characters");
+            break;
+        }
+    }
 }
 
 YAML::Node find(const YAML::Node& root, std::string_view dotted) {
@@ -526,6 +631,7 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
             problems.push_back(std::string(s.env) + ": " + err);
         }
     }
+    check_combinations(config, problems);
     if (!problems.empty()) {
         std::string message = "invalid configuration:";
         for (const auto& p : problems) {

@@ -89,6 +89,16 @@ struct ServeConfig {
     // serve.notifications (file only): bucket notification rules put in place at every start.
     std::vector<BucketNotificationRule> notifications;
 
+    // How serve reaches SQS for queue destinations (QueueConfiguration / notifications with
+    // `queue:`). Empty endpoint: AWS's regional endpoint of the queue ARN's region. Empty region:
+    // the queue ARN's (what requests are signed for). Empty key pair: the process's
+    // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+    std::string sqs_endpoint_url;
+    std::string sqs_region;
+    std::string sqs_access_key_id;
+    std::string sqs_secret_access_key;
+    std::string sqs_session_token;
+
     // The web console at /_/console/ (docs/console.md). Anyone holding the API key pair may sign
     // in; serve.console.users (file only) adds people with a name and password.
     bool console_enabled = true;

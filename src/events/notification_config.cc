@@ -274,6 +274,22 @@ std::optional<Failure> parse_rule(const pugi::xml_node& element, DestinationKind
 
 // arn:<partition>:<service>:<region>:<account>:<resource...>, with the resource shape each
 // destination service uses.
+bool is_region(std::string_view region) {
+    return !region.empty() && region.size() <= 64 &&
+           std::all_of(region.begin(), region.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+           });
+}
+
+// SQS queue names: 1-80 of letters, digits, '-' and '_' (".fifo" aside).
+bool is_queue_name(std::string_view name) {
+    return !name.empty() && name.size() <= 80 &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_';
+           });
+}
+
 bool well_formed_arn(std::string_view arn, DestinationKind kind) {
     std::vector<std::string_view> parts;
     std::size_t start = 0;
@@ -303,7 +319,12 @@ bool well_formed_arn(std::string_view arn, DestinationKind kind) {
     case DestinationKind::Topic:
         return parts[2] == "sns" && parts.size() == 6 && !parts[5].empty();
     case DestinationKind::Queue:
-        return parts[2] == "sqs" && parts.size() == 6 && !parts[5].empty();
+        // The region ends up in a host name (sqs.<region>.amazonaws.com) and the name in a
+        // GetQueueUrl request: both must have SQS's shape (a ".fifo" name is refused apart).
+        return parts[2] == "sqs" && parts.size() == 6 && is_region(parts[3]) &&
+               is_queue_name(parts[5].ends_with(".fifo")
+                                 ? parts[5].substr(0, parts[5].size() - 5)
+                                 : parts[5]);
     }
     return false;
 }
@@ -359,13 +380,17 @@ std::optional<Failure> validate(std::vector<ParsedRule>& parsed, const ParseOpti
             }
         }
         if (rule.kind == DestinationKind::Queue && !options.allow_queue) {
-            return invalid("QueueConfiguration destinations are not supported yet by photoflux "
-                           "serve",
+            return invalid("QueueConfiguration destinations are not supported by this server",
                            argument("Queue", rule.arn));
         }
         if (rule.arn.size() > kMaxArnBytes || !well_formed_arn(rule.arn, rule.kind)) {
             return invalid("The ARN is not well formed",
                            argument(std::string(p.arn_element), rule.arn.substr(0, kMaxArnBytes)));
+        }
+        // S3 delivers to standard queues only (aws-protocols.md §3.5).
+        if (rule.kind == DestinationKind::Queue && rule.arn.ends_with(".fifo")) {
+            return invalid("FIFO queues are not supported as S3 event notification destinations",
+                           argument("Queue", rule.arn));
         }
         if (rule.id.size() > kMaxIdBytes) {
             return invalid("The configuration Id is longer than " + std::to_string(kMaxIdBytes) +
@@ -487,6 +512,22 @@ std::optional<DestinationKind> destination_kind_of_arn(std::string_view arn) {
         }
     }
     return std::nullopt;
+}
+
+std::optional<QueueAddress> queue_address_of_arn(std::string_view arn) {
+    if (arn.size() > kMaxArnBytes || !well_formed_arn(arn, DestinationKind::Queue)) {
+        return std::nullopt;
+    }
+    // arn:<partition>:sqs:<region>:<account>:<name>, six parts (checked above).
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    for (int i = 0; i < 5; ++i) {
+        auto colon = arn.find(':', start);
+        parts.push_back(arn.substr(start, colon - start));
+        start = colon + 1;
+    }
+    return QueueAddress{std::string(parts[3]), std::string(parts[4]),
+                        std::string(arn.substr(start))};
 }
 
 bool is_known_event(std::string_view name) {

@@ -26,6 +26,17 @@ std::string_view to_string(DestinationKind kind);
 // The kind an ARN names by its service (lambda, sns, sqs); nullopt for anything else.
 std::optional<DestinationKind> destination_kind_of_arn(std::string_view arn);
 
+// The parts of a queue ARN (arn:aws:sqs:us-east-1:123456789012:photo-events) a sender needs:
+// the region (which endpoint), the owner account and the name (GetQueueUrl). nullopt when the
+// ARN is not a well-formed SQS ARN.
+struct QueueAddress {
+    std::string region;
+    std::string account;
+    std::string name;
+    bool operator==(const QueueAddress&) const = default;
+};
+std::optional<QueueAddress> queue_address_of_arn(std::string_view arn);
+
 // One CloudFunctionConfiguration / TopicConfiguration / QueueConfiguration.
 struct NotificationRule {
     DestinationKind kind = DestinationKind::Function;
@@ -52,9 +63,9 @@ using DestinationCheck = std::function<bool(DestinationKind kind, const std::str
 struct ParseOptions {
     // Empty: every destination is accepted (x-amz-skip-destination-validation, stored documents).
     DestinationCheck check_destination;
-    // serve cannot deliver to SQS yet: PUTs refuse QueueConfiguration. Documents already stored
-    // are read with this set, so routing never fails on them.
-    bool allow_queue = false;
+    // QueueConfiguration (SQS destinations) accepted. False refuses them ("QueueConfiguration
+    // destinations are not supported by this server"), for a host that cannot deliver to SQS.
+    bool allow_queue = true;
     // The overlap rule. Off for documents already stored: routing follows what is there.
     bool check_overlap = true;
 };

@@ -201,6 +201,9 @@ void S3Service::put_bucket_notification(Exchange& x) {
         !stored) {
         return x.reply_error(s3_error_from(stored.error(), "NoSuchBucket").with("BucketName", x.req.bucket));
     }
+    if (options_.notification_configured) {
+        options_.notification_configured(x.req.bucket, *config, x.req.request_id);
+    }
     x.reply_empty(200);
 }
 

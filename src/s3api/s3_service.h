@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ struct S3Options {
     // every destination is accepted. Skipped when the request sends
     // x-amz-skip-destination-validation: true.
     events::DestinationCheck check_destination;
+    // Called once a PutBucketNotificationConfiguration is stored, with the request's id: S3 then
+    // sends an s3:TestEvent to the configuration's queues. Must not block. Empty: nothing.
+    std::function<void(const std::string& bucket, const events::NotificationConfiguration&,
+                       const std::string& request_id)>
+        notification_configured;
 };
 
 class S3Service {

@@ -325,14 +325,104 @@ TEST(Config, BucketNotificationRulesListEveryProblem) {
     ASSERT_FALSE(c.has_value());
     const std::string& m = c.error().message;
     for (const std::string& expected :
-         {"serve.notifications[0]: must name exactly one target: function or topic",
-          "serve.notifications[1]: must name exactly one target: function or topic",
+         {"serve.notifications[0]: must name exactly one target: function, topic or queue",
+          "serve.notifications[1]: must name exactly one target: function, topic or queue",
           "serve.notifications[2].bucket: must name a bucket",
           "serve.notifications[2].events: \"ObjectCreated:*\" is not an S3 event type",
           "serve.notifications[3].colour: unknown setting",
           "serve.notifications[4]: must be a mapping"}) {
         EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n---\n" << m;
     }
+}
+
+TEST(Config, QueueDestinationsAndHowServeReachesSqs) {
+    auto file = write_temp(R"(serve:
+  notifications:
+    - {bucket: photos, queue: "arn:aws:sqs:eu-west-1:123456789012:photo-jobs", prefix: uploads/}
+  sqs:
+    endpoint_url: http://127.0.0.1:4566
+    region: eu-west-1
+    access_key_id: AKIDFILE
+    secret_access_key: file-secret
+)");
+    auto c = load_config(file, {{"PF_SERVE_SQS_SESSION_TOKEN", "token-from-env"},
+                                {"PF_SERVE_SQS_ENDPOINT_URL", "https://sqs.example.com:8443/"}});
+    std::filesystem::remove(file);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    ASSERT_EQ(c->serve.notifications.size(), 1u);
+    EXPECT_EQ(c->serve.notifications[0].queue, "arn:aws:sqs:eu-west-1:123456789012:photo-jobs");
+    EXPECT_TRUE(c->serve.notifications[0].function.empty());
+    EXPECT_EQ(c->serve.notifications[0].prefix, "uploads/");
+    EXPECT_EQ(c->serve.sqs_endpoint_url, "https://sqs.example.com:8443/");  // the environment wins
+    EXPECT_EQ(c->serve.sqs_region, "eu-west-1");
+    EXPECT_EQ(c->serve.sqs_access_key_id, "AKIDFILE");
+    EXPECT_EQ(c->serve.sqs_secret_access_key, "file-secret");
+    EXPECT_EQ(c->serve.sqs_session_token, "token-from-env");
+    EXPECT_NE(describe_settings(*c).find("queue arn:aws:sqs:eu-west-1:123456789012:photo-jobs"),
+              std::string::npos);
+
+    // Defaults: AWS's endpoint, the ARN's region, the environment's credentials.
+    auto defaults = load_config(std::nullopt, {});
+    ASSERT_TRUE(defaults.has_value());
+    EXPECT_TRUE(defaults->serve.sqs_endpoint_url.empty());
+    EXPECT_TRUE(defaults->serve.sqs_region.empty());
+    EXPECT_TRUE(defaults->serve.sqs_access_key_id.empty());
+    const std::string reference = describe_settings();
+    for (const char* env : {"PF_SERVE_SQS_ENDPOINT_URL", "PF_SERVE_SQS_REGION",
+                            "PF_SERVE_SQS_ACCESS_KEY_ID", "PF_SERVE_SQS_SECRET_ACCESS_KEY",
+                            "PF_SERVE_SQS_SESSION_TOKEN"}) {
+        EXPECT_NE(reference.find(env), std::string::npos) << env;
+    }
+}
+
+TEST(Config, SqsSettingsListEveryProblem) {
+    auto file = write_temp(R"(serve:
+  notifications:
+    - {bucket: photos, queue: "arn:aws:sns:us-east-1:123456789012:topic"}
+    - {bucket: photos, queue: "photo-jobs"}
+    - {bucket: photos, queue: "arn:aws:sqs:us-east-1:1:q", function: f}
+  sqs:
+    endpoint_url: ftp://example.com
+    region: EU_WEST
+    access_key_id: only-the-id
+    colour: blue
+)");
+    auto c = load_config(file, {{"PF_SERVE_SQS_SESSION_TOKEN", "t"}});
+    std::filesystem::remove(file);
+    ASSERT_FALSE(c.has_value());
+    const std::string& m = c.error().message;
+    for (const char* expected :
+         {"serve.notifications[0].queue: must be an SQS queue ARN",
+          "serve.notifications[1].queue: must be an SQS queue ARN",
+          "serve.notifications[2]: must name exactly one target",
+          "serve.sqs.endpoint_url: must start with http:// or https://",
+          "serve.sqs.region: must be a region name",
+          "serve.sqs: access_key_id and secret_access_key go together",
+          "serve.sqs.colour: unknown setting"}) {
+        EXPECT_NE(m.find(expected), std::string::npos) << expected << "\n---\n" << m;
+    }
+
+    for (const auto& [url, problem] : std::vector<std::pair<std::string, std::string>>{
+             {"http://user:pw@host:9324", "must not carry user information"},
+             {"http://host:99999", "port must be between 1 and 65535"},
+             {"http://host:", "has a malformed port"},
+             {"https://:443", "must name a host"},
+             {"http://host/?x=1", "must not have a query"},
+             {"http://ho st", "must not contain spaces"}}) {
+        auto bad = load_config(std::nullopt, {{"PF_SERVE_SQS_ENDPOINT_URL", url}});
+        ASSERT_FALSE(bad.has_value()) << url;
+        EXPECT_NE(bad.error().message.find("PF_SERVE_SQS_ENDPOINT_URL: " + problem),
+                  std::string::npos)
+            << url << ": " << bad.error().message;
+    }
+    for (const char* url : {"http://127.0.0.1:9324", "https://sqs.eu-west-1.amazonaws.com",
+                                  "http://[::1]:4566/", "http://localhost/base"}) {
+        EXPECT_TRUE(load_config(std::nullopt, {{"PF_SERVE_SQS_ENDPOINT_URL", url}}).has_value())
+            << url;
+    }
+    auto token_alone = load_config(std::nullopt, {{"PF_SERVE_SQS_SESSION_TOKEN", "t"}});
+    ASSERT_FALSE(token_alone.has_value());
+    EXPECT_NE(token_alone.error().message.find("serve.sqs.session_token: needs"), std::string::npos);
 }
 
 TEST(Config, DescriptionOpensEachSectionOnce) {

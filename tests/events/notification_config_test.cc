@@ -324,12 +324,19 @@ TEST(NotificationConfig, LimitsOnSizeAndCounts) {
     EXPECT_EQ(failure_of(parse(document(rule_xml(long_id)))), "OK");
 }
 
+RuleSpec rule_for_kinds_test() {
+    RuleSpec spec;
+    spec.events = {"s3:ObjectCreated:*"};
+    spec.filters = {{"prefix", "other/"}};
+    return spec;
+}
+
 TEST(NotificationConfig, ArnsMustNameTheRightService) {
     auto with_arn = [](std::string element, std::string arn) {
         RuleSpec spec;
         spec.element = std::move(element);
         spec.arn = std::move(arn);
-        return parse(document(rule_xml(spec)), ParseOptions{{}, /*allow_queue=*/true});
+        return parse(document(rule_xml(spec)), ParseOptions{});
     };
     EXPECT_EQ(failure_of(with_arn("CloudFunctionConfiguration", kLambdaArn)), "OK");
     EXPECT_EQ(failure_of(with_arn("CloudFunctionConfiguration", std::string(kLambdaArn) + ":prod")),
@@ -354,19 +361,85 @@ TEST(NotificationConfig, ArnsMustNameTheRightService) {
     }
 }
 
-TEST(NotificationConfig, QueueConfigurationsAreRefusedForNow) {
-    RuleSpec spec;
-    spec.element = "QueueConfiguration";
-    spec.arn = kQueueArn;
-    auto refused = parse(document(rule_xml(spec)));
+TEST(NotificationConfig, QueueConfigurationsAreAcceptedAndRoundTrip) {
+    // What botocore sends for QueueConfigurations (QueueArn -> Queue, Events, a prefix filter).
+    const std::string xml =
+        document(R"(<QueueConfiguration><Id>fleet</Id><Queue>arn:aws:sqs:eu-west-1:123456789012:)"
+                 R"(photo-jobs</Queue><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:)"
+                 R"(Delete</Event><Filter><S3Key><FilterRule><Name>prefix</Name><Value>uploads/)"
+                 R"(</Value></FilterRule></S3Key></Filter></QueueConfiguration>)" +
+                 rule_xml(rule_for_kinds_test()));
+    auto parsed = parse(xml);
+    ASSERT_TRUE(parsed.result) << failure_of(parsed);
+    ASSERT_EQ(parsed.result->rules.size(), 2u);
+    // Canonical order: topics, queues, functions.
+    const auto& queue = parsed.result->rules[0];
+    EXPECT_EQ(queue.kind, DestinationKind::Queue);
+    EXPECT_EQ(queue.id, "fleet");
+    EXPECT_EQ(queue.arn, "arn:aws:sqs:eu-west-1:123456789012:photo-jobs");
+    EXPECT_EQ(queue.events, (std::vector<std::string>{"s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"}));
+    EXPECT_EQ(queue.prefix, std::optional<std::string>("uploads/"));
+    EXPECT_EQ(parsed.result->rules[1].kind, DestinationKind::Function);
+
+    const std::string canonical = to_xml(*parsed.result);
+    EXPECT_NE(canonical.find("<QueueConfiguration><Id>fleet</Id><Queue>arn:aws:sqs:eu-west-1:"
+                             "123456789012:photo-jobs</Queue><Event>s3:ObjectCreated:*</Event>"
+                             "<Event>s3:ObjectRemoved:Delete</Event><Filter><S3Key><FilterRule>"
+                             "<Name>Prefix</Name><Value>uploads/</Value></FilterRule></S3Key>"
+                             "</Filter></QueueConfiguration>"),
+              std::string::npos)
+        << canonical;
+    EXPECT_LT(canonical.find("QueueConfiguration"), canonical.find("CloudFunctionConfiguration"));
+    auto again = parse(canonical);
+    ASSERT_TRUE(again.result) << failure_of(again);
+    EXPECT_EQ(*again.result, *parsed.result);
+
+    // A host that cannot deliver to SQS can still refuse them.
+    ParseOptions no_queues;
+    no_queues.allow_queue = false;
+    auto refused = parse(xml, no_queues);
     EXPECT_EQ(failure_of(refused),
-              "InvalidArgument: QueueConfiguration destinations are not supported yet by photoflux "
-              "serve");
+              "InvalidArgument: QueueConfiguration destinations are not supported by this server");
     EXPECT_EQ(refused.arguments,
-              (ErrorArguments{{"ArgumentName", "Queue"}, {"ArgumentValue", kQueueArn}}));
-    auto stored = parse(document(rule_xml(spec)), ParseOptions{{}, /*allow_queue=*/true});
-    ASSERT_TRUE(stored.result) << failure_of(stored);
-    EXPECT_EQ(stored.result->rules[0].kind, DestinationKind::Queue);
+              (ErrorArguments{{"ArgumentName", "Queue"},
+                              {"ArgumentValue", "arn:aws:sqs:eu-west-1:123456789012:photo-jobs"}}));
+}
+
+TEST(NotificationConfig, QueueArnsHaveSqsShape) {
+    auto with_queue = [](std::string arn) {
+        RuleSpec spec;
+        spec.element = "QueueConfiguration";
+        spec.arn = std::move(arn);
+        return parse(document(rule_xml(spec)));
+    };
+    EXPECT_EQ(failure_of(with_queue("arn:aws:sqs:us-east-1:123456789012:a-b_C9")), "OK");
+    EXPECT_EQ(failure_of(with_queue("arn:aws:sqs:us-east-1:000000000000:" + std::string(80, 'q'))),
+              "OK");
+    for (const std::string& arn :
+         {"arn:aws:sqs:us-east-1:123456789012:" + std::string(81, 'q'),
+          std::string("arn:aws:sqs:us-east-1:123456789012:a.b"),
+          std::string("arn:aws:sqs:us-east-1:123456789012:a:b"),
+          std::string("arn:aws:sqs:US-EAST-1:123456789012:q"),
+          std::string("arn:aws:sqs:us-east-1.evil.example:123456789012:q"),
+          std::string("arn:aws:sqs::123456789012:q"), std::string("arn:aws:sqs:us-east-1::q"),
+          std::string("arn:aws:sqs:us-east-1:123456789012:")}) {
+        EXPECT_EQ(failure_of(with_queue(arn)), "InvalidArgument: The ARN is not well formed")
+            << arn;
+    }
+    auto fifo = with_queue("arn:aws:sqs:us-east-1:123456789012:jobs.fifo");
+    EXPECT_EQ(failure_of(fifo),
+              "InvalidArgument: FIFO queues are not supported as S3 event notification "
+              "destinations");
+}
+
+TEST(NotificationConfig, QueueAddressOfArn) {
+    EXPECT_EQ(queue_address_of_arn("arn:aws:sqs:eu-west-1:123456789012:photo-jobs"),
+              (QueueAddress{"eu-west-1", "123456789012", "photo-jobs"}));
+    EXPECT_EQ(queue_address_of_arn("arn:aws-cn:sqs:cn-north-1:000000000000:q"),
+              (QueueAddress{"cn-north-1", "000000000000", "q"}));
+    EXPECT_EQ(queue_address_of_arn(kTopicArn), std::nullopt);
+    EXPECT_EQ(queue_address_of_arn("arn:aws:sqs:us-east-1:123456789012:a/b"), std::nullopt);
+    EXPECT_EQ(queue_address_of_arn("arn:aws:sqs:us-east-1:123456789012"), std::nullopt);
 }
 
 TEST(NotificationConfig, IdsAreGeneratedUniqueAndGivenOnesMustBeUnique) {
@@ -420,7 +493,9 @@ RuleSpec rule(std::vector<std::string> events,
               std::string element = "CloudFunctionConfiguration") {
     RuleSpec spec;
     spec.element = element;
-    spec.arn = element == "TopicConfiguration" ? kTopicArn : kLambdaArn;
+    spec.arn = element == "TopicConfiguration"   ? kTopicArn
+               : element == "QueueConfiguration" ? kQueueArn
+                                                 : kLambdaArn;
     spec.events = std::move(events);
     spec.filters = std::move(filters);
     return spec;
@@ -453,6 +528,15 @@ INSTANTIATE_TEST_SUITE_P(
                     rule({"s3:ObjectCreated:Put"}, {}), kOverlap},
         OverlapCase{"across destination kinds", rule({"s3:ObjectCreated:Put"}, {}),
                     rule({"s3:ObjectCreated:Put"}, {}, "TopicConfiguration"), kOverlap},
+        OverlapCase{"queue against function", rule({"s3:ObjectCreated:*"}, {}),
+                    rule({"s3:ObjectCreated:Put"}, {}, "QueueConfiguration"), kOverlap},
+        OverlapCase{"queue against topic, nested prefixes",
+                    rule({"s3:ObjectRemoved:*"}, {{"prefix", "a/"}}, "QueueConfiguration"),
+                    rule({"s3:ObjectRemoved:Delete"}, {{"prefix", "a/b"}}, "TopicConfiguration"),
+                    kAmbiguous},
+        OverlapCase{"queue and function on disjoint prefixes",
+                    rule({"s3:ObjectCreated:*"}, {{"prefix", "uploads/"}}, "QueueConfiguration"),
+                    rule({"s3:ObjectCreated:*"}, {{"prefix", "processed/"}}), ""},
         OverlapCase{"one common type among several",
                     rule({"s3:ObjectRemoved:Delete", "s3:ObjectCreated:Copy"}, {}),
                     rule({"s3:ObjectCreated:*"}, {}), kOverlap},
@@ -547,6 +631,24 @@ TEST(NotificationConfig, DestinationsAreCheckedOnceEachAndAllFailuresListed) {
 
     // Without a check (x-amz-skip-destination-validation, stored documents) anything goes.
     EXPECT_EQ(failure_of(parse(xml)), "OK");
+
+    // Queues are checked like the others, with S3's reason for a queue.
+    RuleSpec q = rule({"s3:ObjectCreated:*"}, {{"prefix", "q/"}}, "QueueConfiguration");
+    std::string with_queue = document(rule_xml(f) + rule_xml(q));
+    std::vector<DestinationKind> kinds;
+    options.check_destination = [&](DestinationKind kind, const std::string&) {
+        kinds.push_back(kind);
+        return kind != DestinationKind::Queue;
+    };
+    auto no_queue = parse(with_queue, options);
+    EXPECT_EQ(failure_of(no_queue),
+              "InvalidArgument: Unable to validate the following destination configurations");
+    EXPECT_EQ(kinds, (std::vector<DestinationKind>{DestinationKind::Queue, DestinationKind::Function}));
+    ASSERT_EQ(no_queue.arguments.size(), 2u);
+    EXPECT_EQ(no_queue.arguments[0], std::make_pair(std::string("ArgumentName1"), std::string(kQueueArn)));
+    EXPECT_EQ(no_queue.arguments[1].second,
+              "The destination queue does not exist or does not allow S3 to send notifications "
+              "from this bucket");
 }
 
 TEST(NotificationConfig, EventMatching) {

@@ -137,6 +137,11 @@ protected:
         options.check_destination = [this](events::DestinationKind, const std::string& arn) {
             return !arn.ends_with(":missing");
         };
+        options.notification_configured = [this](const std::string& bucket,
+                                                 const events::NotificationConfiguration& config,
+                                                 const std::string& request_id) {
+            configured_.push_back({bucket, config.rules.size(), request_id});
+        };
         service_ = std::make_unique<S3Service>(*store_, credentials_, options);
         ASSERT_TRUE(store_->create_bucket("photos", "us-east-1").has_value());
     }
@@ -195,6 +200,12 @@ protected:
     events::EventRouter router_;
     Credentials credentials_;
     std::unique_ptr<S3Service> service_;
+    struct Configured {
+        std::string bucket;
+        std::size_t rules = 0;
+        std::string request_id;
+    };
+    std::vector<Configured> configured_;  // notification_configured calls
 };
 
 TEST_F(NotificationApiTest, PutThenGetReturnsTheCanonicalDocument) {
@@ -208,6 +219,11 @@ TEST_F(NotificationApiTest, PutThenGetReturnsTheCanonicalDocument) {
     auto put = send("PUT", "/photos?notification", kConfig);
     ASSERT_EQ(put.status, 200) << put.body;
     EXPECT_TRUE(put.body.empty());
+    // The host hears of the stored configuration (it sends S3's test events from there).
+    ASSERT_EQ(configured_.size(), 1u);
+    EXPECT_EQ(configured_[0].bucket, "photos");
+    EXPECT_EQ(configured_[0].rules, 2u);
+    EXPECT_EQ(configured_[0].request_id, put.header("x-amz-request-id"));
 
     auto get = send("GET", "/photos?notification");
     ASSERT_EQ(get.status, 200);
@@ -261,13 +277,14 @@ TEST_F(NotificationApiTest, ErrorsUseS3CodesAndWording) {
               "Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules "
               "if the prefixes are overlapping for the same event type.");
 
+    // A queue goes through the destination check like the others.
     auto queue = send("PUT", "/photos?notification",
                       "<NotificationConfiguration><QueueConfiguration><Queue>arn:aws:sqs:us-east-1:"
-                      "1:q</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>"
+                      "1:missing</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>"
                       "</NotificationConfiguration>");
     EXPECT_EQ(queue.xml("Code"), "InvalidArgument");
-    EXPECT_EQ(queue.xml("Message"),
-              "QueueConfiguration destinations are not supported yet by photoflux serve");
+    EXPECT_EQ(queue.xml("Message"), "Unable to validate the following destination configurations");
+    EXPECT_EQ(queue.xml("ArgumentName1"), "arn:aws:sqs:us-east-1:1:missing");
 
     std::string missing_destination = kConfig;
     missing_destination.replace(missing_destination.find(kTopicArn), std::strlen(kTopicArn),
@@ -279,8 +296,9 @@ TEST_F(NotificationApiTest, ErrorsUseS3CodesAndWording) {
               "Unable to validate the following destination configurations");
     EXPECT_EQ(destination.xml("ArgumentName1"), "arn:aws:sns:us-east-1:123456789012:missing");
     EXPECT_FALSE(destination.xml("ArgumentValue1").empty());
-    // Nothing was stored by the refused PUTs.
+    // Nothing was stored by the refused PUTs, and the host heard of none.
     EXPECT_FALSE(*store_->get_bucket_config("photos", "notification"));
+    EXPECT_TRUE(configured_.empty());
 
     // The header S3 has for exactly this skips the check.
     auto skipped = send("PUT", "/photos?notification", missing_destination,

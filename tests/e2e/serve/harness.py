@@ -90,8 +90,9 @@ MOTO_DEVIATIONS = {
     "version-null": "moto answers 400 to HEAD ?versionId=null on an unversioned bucket (S3: the "
                     "null version, i.e. the object)",
     "post-201": "moto answers success_action_status=201 with an empty body",
-    "queue-destinations": "moto stores QueueConfiguration; photoflux serve refuses it until it can "
-                          "deliver S3 events to SQS",
+    "queue-destinations": "moto accepts a QueueConfiguration naming a queue that does not exist; "
+                          "test_queue_destination.py uses moto as the SQS side of photoflux "
+                          "serve, not as the server under test",
     "sns-delivery": "moto_server implements the SNS API but makes no real HTTP/SMTP deliveries "
                     "(no confirmations, signatures, retries or SSRF rules to observe)",
 }

@@ -995,17 +995,40 @@ class NotificationConfig(Base):
         self.assertEqual(cleared.get("LambdaFunctionConfigurations", []), [])
         self.assertEqual(cleared.get("TopicConfigurations", []), [])
 
-    @photoflux_only("queue-destinations")
-    def test_queue_destinations_are_refused_for_now(self):
+    def test_queue_destinations_round_trip(self):
         name = unique_bucket("notif")
         self.s3.create_bucket(Bucket=name)
         self.addCleanup(self.s3.delete_bucket, Bucket=name)
+        arn = "arn:aws:sqs:us-east-1:123456789012:photo-queue"
         cfg = {"QueueConfigurations": [{
-            "Id": "q", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:photo-queue",
-            "Events": ["s3:ObjectCreated:Put"]}]}
-        self.assertClientError(self.s3.put_bucket_notification_configuration, "InvalidArgument",
-                               400, Bucket=name, NotificationConfiguration=cfg,
-                               SkipDestinationValidation=True)
+            "Id": "q", "QueueArn": arn, "Events": ["s3:ObjectCreated:Put"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]}
+        r = self.s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration=cfg, SkipDestinationValidation=True)
+        self.assertEqual(status(r), 200)
+        got = self.s3.get_bucket_notification_configuration(Bucket=name)["QueueConfigurations"]
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual((got[0]["Id"], got[0]["QueueArn"], got[0]["Events"]),
+                         ("q", arn, ["s3:ObjectCreated:Put"]))
+        self.assertEqual({r["Name"].lower(): r["Value"] for r in got[0]["Filter"]["Key"]["FilterRules"]},
+                         {"prefix": "uploads/"})
+        self.s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={})
+        self.assertEqual(self.s3.get_bucket_notification_configuration(Bucket=name)
+                         .get("QueueConfigurations", []), [])
+
+    @photoflux_only("queue-destinations")
+    def test_queue_destination_must_exist(self):
+        name = unique_bucket("notif")
+        self.s3.create_bucket(Bucket=name)
+        self.addCleanup(self.s3.delete_bucket, Bucket=name)
+        # This serve has no SQS it can reach: the queue cannot be validated, as on S3.
+        arn = "arn:aws:sqs:us-east-1:123456789012:photo-queue"
+        err = self.assertClientError(
+            self.s3.put_bucket_notification_configuration, "InvalidArgument", 400, Bucket=name,
+            NotificationConfiguration={"QueueConfigurations": [
+                {"QueueArn": arn, "Events": ["s3:ObjectCreated:Put"]}]})
+        self.assertEqual(err.response["Error"]["Message"],
+                         "Unable to validate the following destination configurations")
         self.assertEqual(self.s3.get_bucket_notification_configuration(Bucket=name)
                          .get("QueueConfigurations", []), [])
 
