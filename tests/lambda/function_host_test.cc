@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -154,9 +155,13 @@ TEST_F(FunctionHostTest, SuccessDeliversTheInvocationAndLogsTheFunctionOutput) {
     const std::string hash = crypto::sha256_hex(kArn).substr(0, 8);
     EXPECT_NE(seen[0]["trace"].get<std::string>().find("Lineage=" + hash + ":1"),
               std::string::npos);
-    EXPECT_EQ(capture.sink().count_containing(
-                  "function=photo env=0 stream=stdout msg=\"hello from the function\""),
-              1u);
+    // The worker's output is read from its pipe by another thread: the line may be logged a
+    // moment after the invocation completed (CI once checked first).
+    const std::string line = "function=photo env=0 stream=stdout msg=\"hello from the function\"";
+    for (int i = 0; i < 200 && capture.sink().count_containing(line) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(capture.sink().count_containing(line), 1u);
 
     auto stats = host_->stats().functions["photo"];
     EXPECT_EQ(stats.invocations, 1u);
