@@ -1,6 +1,6 @@
 #include "app/serve_command.h"
 
-#include "app/console_settings.h"
+#include "app/console_host.h"
 #include "app/credentials.h"
 #include "app/notify_host.h"
 #include "app/pipeline_host.h"
@@ -368,77 +368,12 @@ int run_serve(const ServeOptions& options, config::Config config, const config::
     };
     s3api::S3Service s3(**store, credential_store, s3_opts);
 
-    // The web console (docs/console.md): a client of the same services, wired here.
+    // The web console (docs/console.md): a client of the same services (app/console_host).
     std::string endpoint_url;  // set once the server listens, before it serves a request
     if (serve.console_enabled) {
-        console::ConsoleOptions console_options;
-        console_options.region = serve.region;
-        console_options.secure_cookie = tls.has_value();
-        for (const auto& user : serve.console_users) {
-            console_options.users.push_back({user.name, user.password});
-        }
-        console_options.max_object_bytes = serve.max_object_bytes;
-        auto& layout = console_options.layout;
-        layout.default_bucket = serve.default_bucket;
-        layout.upload_prefix = serve.function_trigger_prefix;
-        layout.output_bucket = serve.function_output_bucket;
-        layout.output_prefix = serve.function_output_prefix;
-        layout.topic_arn =
-            serve.function_topic.empty() ? std::string() : notify_ref.topic_arn(serve.function_topic);
-        layout.function_name = serve.function_name;
-
-        console::ConsoleServices services;
-        services.store = &store_ref;
-        // People sign in with serve's API key pair only (the function workers' pair is theirs).
-        services.secret_for = [api = *credentials](std::string_view key) -> std::optional<std::string> {
-            if (key == api.access_key_id) return api.secret_access_key;
-            return std::nullopt;
-        };
-        services.api_credentials = {credentials->access_key_id, credentials->secret_access_key, ""};
-        services.sns = [&notify_ref](std::string_view form_body) {
-            return notify_ref.handle_console_sns(form_body);
-        };
-        services.function_dead_letters = [&pipeline_ref] {
-            return pipeline_ref.function_dead_letters();
-        };
-        services.replay_function_dead_letters = [&pipeline_ref](const std::vector<std::string>& ids) {
-            return pipeline_ref.replay_function_dead_letters(ids);
-        };
-        ConsoleSettingsInputs settings;
-        settings.serve = &serve;
-        settings.data_dir = data_dir;
-        settings.endpoint = [&endpoint_url] { return endpoint_url; };
-        settings.buckets = [&store_ref]() -> Result<std::vector<std::string>> {
-            auto buckets = store_ref.list_buckets();
-            if (!buckets) return buckets.error();
-            std::vector<std::string> names;
-            for (const auto& b : *buckets) names.push_back(b.name);
-            return names;
-        };
-        settings.rules = [&pipeline_ref](const std::string& bucket) {
-            return pipeline_ref.describe_rules(bucket);
-        };
-        settings.topics = [&notify_ref] { return notify_ref.topic_arns(1000); };
-        settings.function_topic_arn = layout.topic_arn;
-        services.settings = console_settings(std::move(settings));
-        console = std::make_unique<console::ConsoleApi>(std::move(console_options),
-                                                        std::move(services));
-
-        console::ConsoleApi* feed = console.get();
-        notify_ref.set_publish_observer([feed](const notify::PublishedMessage& m) {
-            feed->message_published(m.topic_arn, m.message_id, m.subject.value_or(""), m.message,
-                                    m.timestamp);
-        });
-        PipelineHost::PhotoObserver photos;
-        photos.processing = [feed](const std::string& bucket, const std::string& key,
-                                   const std::string& etag) {
-            feed->photo_processing(bucket, key, etag);
-        };
-        photos.dead_lettered = [feed](const std::string& bucket, const std::string& key,
-                                      const std::string& etag, const std::string& reason) {
-            feed->photo_dead_lettered(bucket, key, etag, reason);
-        };
-        pipeline_ref.set_photo_observer(std::move(photos));
+        ConsoleWiring wiring{serve, tls.has_value(), data_dir, store_ref, *credentials, notify_ref,
+                             pipeline_ref, [&endpoint_url] { return endpoint_url; }};
+        console = open_console(wiring);
     }
     RequestMetrics request_metrics(metrics);
     std::atomic<bool> ready{false};

@@ -324,7 +324,7 @@ TEST(Config, BucketNotificationRulesListEveryProblem) {
     std::filesystem::remove(file);
     ASSERT_FALSE(c.has_value());
     const std::string& m = c.error().message;
-    for (const std::string& expected :
+    for (std::string_view expected :
          {"serve.notifications[0]: must name exactly one target: function, topic or queue",
           "serve.notifications[1]: must name exactly one target: function, topic or queue",
           "serve.notifications[2].bucket: must name a bucket",
