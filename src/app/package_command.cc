@@ -1,5 +1,6 @@
 #include "app/package_command.h"
 
+#include "app/command_support.h"
 #include "app/elf_file.h"
 #include "app/lambda_bundle.h"
 #include "app/zip_writer.h"
@@ -46,9 +47,8 @@ CLI::App* add_package_command(CLI::App& app, PackageOptions& options) {
 int run_package(const PackageOptions& options) {
     LambdaBundleInputs inputs;
     std::error_code ec;
-    inputs.binary = options.binary.empty() ? fs::read_symlink("/proc/self/exe", ec)
-                                           : fs::path(options.binary);
-    if (inputs.binary.empty()) {
+    inputs.binary = options.binary.empty() ? fs::path(own_executable()) : fs::path(options.binary);
+    if (!inputs.binary.is_absolute()) {
         return fail("cannot tell where this binary is; pass --binary");
     }
     inputs.bootstrap = options.bootstrap.empty()

@@ -1,5 +1,6 @@
 #include "app/pipeline_host.h"
 
+#include "app/command_support.h"
 #include "aws/s3_event.h"
 #include "aws/time_format.h"
 #include "base/logging.h"
@@ -437,11 +438,7 @@ lambda::FunctionSettings PipelineHost::function_settings(const std::string& url)
     lambda::FunctionSettings f;
     f.name = serve.function_name;
     f.arn = function_arn_;
-    // The workers log at serve's level, as text: each line is forwarded into serve's log (and
-    // wrapped there as JSON when serve logs JSON).
-    std::string level = configured_log_level();
-    f.argv = {in_.executable, "--log-level", level == "warning" ? "warn" : level,
-              "--log-format", "text", "function"};
+    f.argv = function_worker_argv(in_.executable);
     std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
     f.environments = serve.function_workers > 0 ? static_cast<std::size_t>(serve.function_workers)
                                                 : cores;

@@ -1,5 +1,6 @@
 #include "app/serve_command.h"
 
+#include "app/command_support.h"
 #include "app/console_host.h"
 #include "app/credentials.h"
 #include "app/notify_host.h"
@@ -61,20 +62,6 @@ aws::SigningCredentials new_function_credentials() {
     constexpr std::string_view kSecret =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     return {"PFFN" + crypto::random_string(16, kUpper), crypto::random_string(40, kSecret), ""};
-}
-
-std::string own_executable() {
-    std::error_code ec;
-    auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string("photoflux") : path.string();
-}
-
-void reply_json(http::Response& response, int status, const nlohmann::json& body) {
-    std::string text = body.dump() + "\n";
-    if (response.start(status, {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}},
-                       text.size())) {
-        (void)response.write(text);
-    }
 }
 
 // Everything under the reserved /_/ prefix that is not an AWS API. Health answers 200 while the

@@ -1,5 +1,6 @@
 #include "app/worker_command.h"
 
+#include "app/command_support.h"
 #include "aws/aws_environment.h"
 #include "aws/sqs_client.h"
 #include "base/logging.h"
@@ -33,20 +34,6 @@ using namespace std::chrono_literals;
 std::shared_ptr<spdlog::logger> logger() {
     static auto log = component_logger("worker");
     return log;
-}
-
-std::string own_executable() {
-    std::error_code ec;
-    auto path = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string("photoflux") : path.string();
-}
-
-void reply_json(http::Response& response, int status, const nlohmann::json& body) {
-    std::string text = body.dump() + "\n";
-    if (response.start(status, {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}},
-                       text.size())) {
-        (void)response.write(text);
-    }
 }
 
 // The worker's scratch directory: the function host's local queue holds only what is running
@@ -233,9 +220,7 @@ int run_worker(const WorkerOptions& options, const config::Config& config,
 
     lambda::FunctionSettings f;
     f.name = serve.function_name;
-    std::string level = configured_log_level();
-    f.argv = {own_executable(), "--log-level", level == "warning" ? "warn" : level,
-              "--log-format", "text", "function"};
+    f.argv = function_worker_argv(own_executable());
     f.environments = concurrency;
     f.timeout = function_timeout;
     f.memory_mb = serve.function_memory_mb;
